@@ -1,0 +1,1 @@
+//! Shared inputs for the workspace-level criterion benchmarks (see `benches/benches/`).

@@ -1,0 +1,26 @@
+//! `sparling`: the command-line tool of sparling-rs. One subcommand per module in `commands/`.
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Sparling: end-to-end spatial concept learning via extremely sparse activations.
+#[derive(Parser, Debug)]
+#[command(name = "sparling", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the build's version information.
+    Info,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info => commands::info::run(),
+    }
+}

@@ -1,0 +1,1 @@
+//! sparling-domains (being written).

@@ -1,0 +1,1 @@
+//! sparling-metrics (being written).

@@ -1,0 +1,1 @@
+//! sparling-nn (being written).

@@ -1,0 +1,1 @@
+//! sparling-sparse (being written).

@@ -1,0 +1,3 @@
+//! Shared low-level kernels: the parallelism policy and deterministic reductions.
+
+pub mod par;

@@ -1,0 +1,1 @@
+//! sparling-train (being written).
