@@ -1,3 +1,4 @@
 //! Shared low-level kernels: the parallelism policy and deterministic reductions.
 
+pub mod elementwise;
 pub mod par;
