@@ -82,13 +82,24 @@ impl Marker {
 /// Coordinates are pixels with the origin at the top-left corner, `x` to the right and `y`
 /// down. Drawing outside the image (or outside the clip rectangle set by [`Canvas::set_clip`]) is
 /// silently discarded, so callers never need to bound-check.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Canvas {
     width: u32,
     height: u32,
     /// Row-major RGB bytes, 3 per pixel.
     data: Vec<u8>,
     clip: Option<Rect>,
+}
+
+impl std::fmt::Debug for Canvas {
+    /// Size and clip only (the pixel bytes would flood test failure messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canvas")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("clip", &self.clip)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Canvas {

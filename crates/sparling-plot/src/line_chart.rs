@@ -586,3 +586,94 @@ impl LineChart {
         hidden
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decreasing() -> Series {
+        Series::new(
+            "decreasing",
+            (0..20).map(|i| (i as f64, 1.0 / (1.0 + i as f64))),
+        )
+    }
+
+    #[test]
+    fn line_chart_legend_stays_inside_when_a_corner_is_free() {
+        let chart = LineChart::new("t").series(decreasing()).font_scale(1);
+        let (inside, hidden) = chart.draw(400, 300, 1, false);
+        assert_eq!(hidden, 0);
+        assert!(chart.render(400, 300) == inside);
+    }
+
+    #[test]
+    fn line_chart_legend_moves_outside_when_every_corner_hides_data() {
+        // Four horizontal-ish lines along the top and bottom edges and an X fill every corner.
+        let chart = LineChart::new("crowded")
+            .series(Series::new("top", [(0.0, 1.0), (1.0, 1.0)]))
+            .series(Series::new("bottom", [(0.0, 0.0), (1.0, 0.0)]))
+            .series(Series::new("rise", [(0.0, 0.0), (1.0, 1.0)]))
+            .series(Series::new("fall", [(0.0, 1.0), (1.0, 0.0)]))
+            .font_scale(1);
+        let (_, hidden) = chart.draw(600, 400, 1, false);
+        assert!(hidden > 0);
+        let (outside, hidden_out) = chart.draw(600, 400, 1, true);
+        assert_eq!(hidden_out, 0);
+        assert!(chart.render(600, 400) == outside);
+        // A legend wider than a third of the image stays inside.
+        let (inside_small, _) = chart.draw(90, 400, 1, false);
+        assert!(chart.render(90, 400) == inside_small);
+    }
+
+    #[test]
+    fn line_chart_without_named_series_has_no_legend() {
+        let chart = LineChart::new("").series(Series::new("", [(0.0, 0.0), (1.0, 1.0)]));
+        assert_eq!(chart.legend_size(2), None);
+        let chart = decreasing_chart_without_legend();
+        assert_eq!(chart.legend_size(2), None);
+    }
+
+    fn decreasing_chart_without_legend() -> LineChart {
+        LineChart::new("").series(decreasing()).legend(false)
+    }
+
+    #[test]
+    fn line_chart_extents_skip_unplottable_points_and_include_reference_lines() {
+        let chart = LineChart::new("")
+            .y_scale(Scale::Log10)
+            .series(Series::new(
+                "s",
+                [(f64::NAN, 1.0), (2.0, 10.0), (3.0, -1.0), (4.0, 100.0)],
+            ))
+            .reference_line(ReferenceLine::new(1000.0, "ref"))
+            .reference_line(ReferenceLine::new(0.0, "not on a log axis"));
+        let (ex, ey) = chart.extents();
+        assert_eq!(ex, Some((2.0, 4.0)));
+        assert_eq!(ey, Some((1.0, 3.0)));
+    }
+
+    #[test]
+    fn line_chart_title_and_labels_are_drawn_where_expected() {
+        let bare = LineChart::new("")
+            .series(decreasing())
+            .legend(false)
+            .render(400, 300);
+        let full = LineChart::new("Title")
+            .x_label("x axis")
+            .y_label("y axis")
+            .series(decreasing())
+            .legend(false)
+            .render(400, 300);
+        let ink_rows = |c: &Canvas, ys: std::ops::Range<u32>, xs: std::ops::Range<u32>| {
+            ys.flat_map(|y| xs.clone().map(move |x| (x, y)))
+                .filter(|&(x, y)| c.pixel(x, y) != Some(Color::WHITE))
+                .count()
+        };
+        // The title sits centred in the top rows; without a title those rows are blank.
+        assert_eq!(ink_rows(&bare, 0..5, 0..400), 0);
+        assert!(ink_rows(&full, 5..14, 150..250) > 20);
+        // The rotated y label sits at the left edge, the x label at the bottom.
+        assert!(ink_rows(&full, 100..200, 5..14) > 20);
+        assert!(ink_rows(&full, 286..295, 100..300) > 20);
+    }
+}

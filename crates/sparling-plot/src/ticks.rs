@@ -183,10 +183,8 @@ impl Axis {
                 let margin = (b - a) * 0.04;
                 (a - margin, b + margin)
             }
-            (None, None) => match scale {
-                Scale::Linear => (0.0, 1.0),
-                Scale::Log10 => (0.0, 1.0),
-            },
+            // No data: 0..1 on a linear axis, 1..10 (0..1 in log space) on a log axis.
+            (None, None) => (0.0, 1.0),
         };
         match scale {
             Scale::Linear => {
