@@ -1,1 +1,24 @@
-//! sparling-domains (being written).
+#![doc = include_str!("../README.md")]
+
+pub mod digit_circle;
+pub mod domain;
+pub mod error;
+pub mod picture;
+pub mod record;
+pub mod sample;
+pub mod single_digit;
+pub mod spec;
+pub mod stamps;
+pub mod vocab;
+
+pub use digit_circle::{
+    DigitCircle, DigitCircleConfig, DigitCircleTrace, Placement, canonical_rotation,
+};
+pub use domain::{Batch, Domain, MIN_DENSITY_SEED, min_density, min_density_with_seed, sample_rng};
+pub use error::{Error, Result};
+pub use record::{MotifRecord, SampleRecord};
+pub use sample::{Footprint, Input, Motif, Sample};
+pub use single_digit::{SingleDigit, SingleDigitConfig, SingleDigitTrace};
+pub use spec::DomainSpec;
+pub use stamps::{Stamp, StampSet, StampSource};
+pub use vocab::{TokenId, Vocab};
