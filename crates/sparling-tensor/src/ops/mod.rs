@@ -56,6 +56,8 @@ mod cross_entropy;
 mod layer_norm;
 mod softmax;
 
+pub use attention::AttentionMask;
+pub use batch_norm::BatchNormStats;
 
 /// The backward half of a recorded op.
 ///
