@@ -1,4 +1,5 @@
 //! Shared low-level kernels: the parallelism policy and deterministic reductions.
 
 pub mod elementwise;
+pub mod gemm;
 pub mod par;

@@ -58,6 +58,7 @@ mod softmax;
 
 pub use attention::AttentionMask;
 pub use batch_norm::BatchNormStats;
+pub use conv::{Conv1dParams, Conv2dParams};
 
 /// The backward half of a recorded op.
 ///

@@ -1,1 +1,10 @@
-//! (being written)
+//! Convolutions: `conv2d` and `conv1d` (im2col + GEMM, with a 1x1 fast path) and their
+//! parameters. `conv1d` runs the 2-D kernels on a height-1 view.
+
+mod conv1d;
+mod conv2d;
+mod im2col;
+mod kernel;
+mod params;
+
+pub use params::{Conv1dParams, Conv2dParams};
