@@ -41,7 +41,7 @@ pub use norm::{
     BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, batch_norm1d, batch_norm2d, layer_norm,
 };
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
-pub use store::{Buffer, NamedArray, Param, ParamStore, Path, StateDict};
+pub use store::{Buffer, NamedArray, Param, ParamStore, Path, STATE_DICT_KIND, StateDict};
 pub use transformer::{
     Activation, DecoderMasks, FeedForward, TransformerConfig, TransformerDecoder,
     TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, feed_forward,

@@ -27,6 +27,9 @@ use sparling_tensor::Tensor;
 use crate::error::{Error, Result};
 use crate::init::{Init, param_rng};
 
+/// The checkpoint kind used by [`ParamStore::save`] and [`ParamStore::load`].
+pub const STATE_DICT_KIND: &str = "sparling-nn/state-dict";
+
 /// A named trainable parameter: its current value, a leaf tensor that requires a gradient.
 #[derive(Debug)]
 pub struct Param {
@@ -300,6 +303,18 @@ impl ParamStore {
             b.set(entry.to_array().expect("checked"));
         }
         Ok(())
+    }
+
+    /// Writes [`ParamStore::export`] to `path` as a checkpoint of kind [`STATE_DICT_KIND`]
+    /// (atomically; see [`crate::checkpoint::save_atomic`]).
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::checkpoint::save_atomic(path, STATE_DICT_KIND, &self.export())
+    }
+
+    /// Reads a checkpoint written by [`ParamStore::save`] and imports it (all or nothing).
+    pub fn load(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
+        let dict: StateDict = crate::checkpoint::load(path, STATE_DICT_KIND)?;
+        self.import(&dict)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -606,6 +621,25 @@ mod tests {
         bad_len.params[2].data.push(1.0);
         let err = a.import(&bad_len).unwrap_err().to_string();
         assert!(err.contains("holds 3 values for shape [2]"), "{err}");
+    }
+
+    #[test]
+    fn store_save_and_load_file() {
+        let dir = std::env::temp_dir().join(format!("sparling-nn-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.ckpt");
+        let a = build(1);
+        a.save(&path).unwrap();
+        let b = build(2);
+        b.load(&path).unwrap();
+        assert_eq!(a.export(), b.export());
+        // A store of another shape refuses the file and keeps its values.
+        let c = ParamStore::new(0);
+        c.param("head", &[3], Init::Ones);
+        let err = c.load(&path).unwrap_err();
+        assert!(matches!(err, Error::StateDictMismatch { .. }), "{err}");
+        assert_eq!(c.params()[0].to_vec(), vec![1.0; 3]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
