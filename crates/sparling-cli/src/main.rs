@@ -16,11 +16,15 @@ struct Cli {
 enum Command {
     /// Print the build's version information.
     Info,
+    /// Score motif maps (JSONL) against ground-truth motifs: FPE, FNE, CE as JSON.
+    #[command(name = "score-motifs")]
+    ScoreMotifs(commands::score_motifs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Info => commands::info::run(),
+        Command::ScoreMotifs(args) => commands::score_motifs::run(args),
     }
 }
