@@ -248,24 +248,54 @@ fn score_dense(
 
     let mut maxima = vec![0.0f32; motifs.len() * channels];
     let mut false_positives = vec![0u64; channels];
-    for (ch, plane) in map.outer_iter().enumerate() {
-        for (r, row) in plane.outer_iter().enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                if v > 0.0 && v.is_finite() {
-                    let o = if n_motifs > 0 {
-                        owner[r * cols + c]
-                    } else {
-                        NONE
-                    };
-                    if o == NONE {
-                        false_positives[ch] += 1;
-                    } else {
-                        let slot = &mut maxima[o as usize * channels + ch];
-                        *slot = slot.max(v);
+    // Called for every entry that is not +-0 (rare in a sparse map, so the scan stays cheap).
+    let mut visit = |ch: usize, r: usize, c: usize, v: f32| -> Result<()> {
+        if !(v > 0.0 && v.is_finite()) {
+            return check_value(&shape, ch, r, c, v);
+        }
+        let o = if n_motifs > 0 {
+            owner[r * cols + c]
+        } else {
+            NONE
+        };
+        if o == NONE {
+            false_positives[ch] += 1;
+        } else {
+            let slot = &mut maxima[o as usize * channels + ch];
+            *slot = slot.max(v);
+        }
+        Ok(())
+    };
+    match map.as_slice() {
+        // Contiguous row-major map: one flat scan per channel.
+        Some(data) if rows * cols > 0 => {
+            const BLOCK: usize = 64;
+            for (ch, plane) in data.chunks_exact(rows * cols).enumerate() {
+                for (b, block) in plane.chunks(BLOCK).enumerate() {
+                    // OR of the bits without the sign: 0 iff every entry is +-0 (vectorises).
+                    let any = block
+                        .iter()
+                        .fold(0u32, |a, v| a | (v.to_bits() & 0x7fff_ffff));
+                    if any == 0 {
+                        continue;
                     }
-                } else if v != 0.0 {
-                    // Negative, NaN or infinite (0.0 and -0.0 are inactive and fine).
-                    check_value(&shape, ch, r, c, v)?;
+                    for (k, &v) in block.iter().enumerate() {
+                        if v != 0.0 {
+                            let i = b * BLOCK + k;
+                            visit(ch, i / cols, i % cols, v)?;
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            for (ch, plane) in map.outer_iter().enumerate() {
+                for (r, row) in plane.outer_iter().enumerate() {
+                    for (c, &v) in row.iter().enumerate() {
+                        if v != 0.0 {
+                            visit(ch, r, c, v)?;
+                        }
+                    }
                 }
             }
         }
@@ -494,10 +524,11 @@ mod tests {
     fn score_dense_and_sparse_match_naive_on_random_maps() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for _ in 0..200 {
+            // Up to 23 x 23 so that the 64-entry blocks of the dense scan span several rows.
             let (c, h, w) = (
                 rng.random_range(1..5),
-                rng.random_range(1..9),
-                rng.random_range(1..9),
+                rng.random_range(1..24),
+                rng.random_range(1..24),
             );
             let mut m = Array3::<f32>::zeros((c, h, w));
             let density = rng.random::<f64>() * 0.5;
