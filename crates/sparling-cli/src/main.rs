@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Print the build's version information.
     Info,
+    /// Generate samples of a synthetic domain: samples.jsonl plus PNG pictures.
+    Generate(commands::generate::Args),
     /// Score motif maps (JSONL) against ground-truth motifs: FPE, FNE, CE as JSON.
     #[command(name = "score-motifs")]
     ScoreMotifs(commands::score_motifs::Args),
@@ -25,6 +27,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Info => commands::info::run(),
+        Command::Generate(args) => commands::generate::run(args),
         Command::ScoreMotifs(args) => commands::score_motifs::run(args),
     }
 }
