@@ -1,1 +1,13 @@
-//! sparling-sparse (being written).
+#![doc = include_str!("../README.md")]
+
+pub mod accumulate;
+pub mod error;
+pub mod kernel;
+pub mod layer;
+pub mod op;
+
+pub use accumulate::Accumulator;
+pub use error::{Error, Result};
+pub use kernel::{ChannelLayout, Mask, SelectHint, kth_index, kth_smallest};
+pub use layer::{SparseConfig, SparseLayer, SparseState, ThresholdMode};
+pub use op::sparse_relu;
