@@ -133,11 +133,13 @@ pub const MIN_DENSITY_SEED: u64 = 0x5eed_de05;
 /// The motif count of a sample does not depend on the noise (every noise draw is consumed
 /// whatever the rate), so this equals the estimate on noise-free samples. For DigitCircle with
 /// 10 channels it is about 4.5e-5 (the spec measured 4.492e-5 on 1,000 samples).
+///
+/// Panics if `channels` or `n_samples` is 0.
 pub fn min_density(domain: &dyn Domain, channels: usize, n_samples: u64) -> f64 {
     min_density_with_seed(domain, channels, n_samples, MIN_DENSITY_SEED)
 }
 
-/// [`min_density`] on the stream `seed`.
+/// [`min_density`] on the stream `seed` (panics if `channels` or `n_samples` is 0).
 pub fn min_density_with_seed(
     domain: &dyn Domain,
     channels: usize,
