@@ -107,12 +107,14 @@ pub enum Error {
     #[error("{0}")]
     Format(String),
     /// An error found on one line of a JSONL input (1-based line number).
-    #[error("line {line}: {source}")]
+    /// (The inner error is part of the message, not a separate `source()`, so that error
+    /// chains do not print it twice.)
+    #[error("line {line}: {error}")]
     Line {
         /// The 1-based line number.
         line: usize,
         /// What is wrong with the line.
-        source: Box<Error>,
+        error: Box<Error>,
     },
     /// An I/O error (reading input, writing output).
     #[error("I/O error: {0}")]

@@ -96,7 +96,7 @@ impl JsonlScorer {
         }
         self.add_record(text).map_err(|e| Error::Line {
             line,
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         self.samples += 1;
         for h in self.multi_hits.iter_mut().rev().take_while(|h| h.line == 0) {
@@ -196,7 +196,7 @@ pub fn score_jsonl<R: BufRead>(reader: R, options: ScoreOptions) -> Result<Jsonl
     for (i, text) in reader.lines().enumerate() {
         let text = text.map_err(|e| Error::Line {
             line: i + 1,
-            source: Box::new(e.into()),
+            error: Box::new(e.into()),
         })?;
         scorer.add_line(i + 1, &text)?;
     }
@@ -343,7 +343,7 @@ mod tests {
 
     fn line_error(input: &str) -> (usize, String) {
         match score_jsonl(input.as_bytes(), ScoreOptions::default()) {
-            Err(Error::Line { line, source }) => (line, source.to_string()),
+            Err(Error::Line { line, error }) => (line, error.to_string()),
             other => panic!("expected a line error, got {other:?}"),
         }
     }

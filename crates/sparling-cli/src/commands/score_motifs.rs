@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use sparling_metrics::{
-    HeatmapOptions, JsonlScore, MotifReport, ScoreOptions, score_jsonl, write_heatmap_png,
+    HeatmapOptions, JsonlScore, LineMultiHit, MotifReport, ScoreOptions, score_jsonl,
+    write_heatmap_png,
 };
 
 /// Output formats of `score-motifs`.
@@ -71,17 +72,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The JSON report followed by the multi-channel footprints.
+#[derive(serde::Serialize)]
+struct WithMultiHits<'a> {
+    #[serde(flatten)]
+    report: &'a MotifReport,
+    multi_hits: &'a [LineMultiHit],
+}
+
 /// The report in the requested format.
 fn render(score: &JsonlScore, format: Format, multi_hits: bool) -> anyhow::Result<String> {
     let report = MotifReport::new(&score.confusion);
     Ok(match format {
-        Format::Json => {
-            let mut v = serde_json::to_value(&report)?;
-            if multi_hits {
-                v["multi_hits"] = serde_json::to_value(&score.multi_hits)?;
-            }
-            serde_json::to_string_pretty(&v)?
-        }
+        // Serialised from structs, so the keys keep the documented order.
+        Format::Json if multi_hits => serde_json::to_string_pretty(&WithMultiHits {
+            report: &report,
+            multi_hits: &score.multi_hits,
+        })?,
+        Format::Json => serde_json::to_string_pretty(&report)?,
         Format::Markdown => {
             let mut s = format!(
                 "Scored {} samples.\n\n{}",
@@ -129,6 +137,25 @@ mod tests {
         assert_eq!(v["assignment"], serde_json::json!([null, "7"]));
         assert_eq!(v["n_predictions"], 2);
         assert_eq!(v["multi_hits"][0]["line"], 1);
+        let plain = render(&score, Format::Json, false).unwrap();
+        let keys: Vec<&str> = plain
+            .lines()
+            .filter(|l| l.starts_with("  \"") && !l.starts_with("   "))
+            .map(|l| l.trim().split('"').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "fpe",
+                "fne",
+                "ce",
+                "ce_many_to_one",
+                "n_motifs",
+                "n_predictions",
+                "assignment",
+                "confusion"
+            ]
+        );
         let md = render(&score, Format::Markdown, true).unwrap();
         assert!(md.starts_with("Scored 1 samples."), "{md}");
         assert!(md.contains("| 1 | 0 | 7 | 0 (0.4), 1 (0.5) |"), "{md}");
