@@ -1,9 +1,10 @@
 //! `layer_norm`: normalisation of every row (the last axis) to zero mean and unit (biased)
 //! variance, followed by an optional per-feature affine map, as `torch.nn.LayerNorm(D)`.
 //!
-//! Rows are processed in fixed blocks (in parallel for large inputs); the weight and bias
-//! gradients are reduced per block in f64 and the block partials are combined in block order,
-//! so results do not depend on the thread count. The backward keeps `x_hat` and the per-row
+//! Rows are processed in fixed blocks (in parallel for large inputs). Row reductions use 16
+//! independent f32 lanes (vectorised) with f64 totals; the weight and bias gradients are
+//! summed in f32 over groups of 32 rows, in f64 across groups, and the block partials are
+//! combined in block order, so results do not depend on the thread count. The backward keeps `x_hat` and the per-row
 //! `1/std`, plus the weight values when the input needs a gradient.
 
 use std::borrow::Cow;
@@ -83,6 +84,52 @@ fn rows_per_block(d: usize) -> usize {
     (CHUNK / d).max(1)
 }
 
+/// Rows whose parameter gradients are summed in f32 before being added into f64.
+const F32_ROWS: usize = 32;
+/// Independent f32 accumulator lanes of the row reductions (so the loops vectorise).
+const LANES: usize = 16;
+/// Values per f32 partial sum of the row reductions before it is added into f64.
+const SUB: usize = 512;
+
+/// `sum(a)`: f32 lanes over runs of [`SUB`] values, run totals in f64 (a fixed order).
+fn lane_sum(a: &[f32]) -> f64 {
+    let mut total = 0.0f64;
+    for run in a.chunks(SUB) {
+        let mut acc = [0.0f32; LANES];
+        let chunks = run.chunks_exact(LANES);
+        let rest: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            let c: &[f32; LANES] = c.try_into().expect("full lane chunk");
+            for i in 0..LANES {
+                acc[i] += c[i];
+            }
+        }
+        total += acc.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
+    }
+    total
+}
+
+/// `sum((a - pa) * (b - pb))`, accumulated as in [`lane_sum`].
+fn lane_dot_shifted(a: &[f32], pa: f32, b: &[f32], pb: f32) -> f64 {
+    let mut total = 0.0f64;
+    for (ra, rb) in a.chunks(SUB).zip(b.chunks(SUB)) {
+        let mut acc = [0.0f32; LANES];
+        let (ca, cb) = (ra.chunks_exact(LANES), rb.chunks_exact(LANES));
+        let rest: f32 = (ca.remainder().iter().zip(cb.remainder()))
+            .map(|(&x, &y)| (x - pa) * (y - pb))
+            .sum();
+        for (ca, cb) in ca.zip(cb) {
+            let ca: &[f32; LANES] = ca.try_into().expect("full lane chunk");
+            let cb: &[f32; LANES] = cb.try_into().expect("full lane chunk");
+            for i in 0..LANES {
+                acc[i] += (ca[i] - pa) * (cb[i] - pb);
+            }
+        }
+        total += acc.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
+    }
+    total
+}
+
 /// Forward row block: ((output, x_hat), 1/std), input.
 type FwdBlock<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
 /// Backward row block: ((dx, g), x_hat), 1/std.
@@ -110,23 +157,32 @@ fn layer_norm_fwd(
     let body = |(((o, xh), is), xs): FwdBlock<'_>| {
         for (r, is) in is.iter_mut().enumerate() {
             let row = &xs[r * d..(r + 1) * d];
-            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
-            let inv = 1.0 / (var + eps as f64).sqrt();
-            *is = inv as f32;
+            let mean = (lane_sum(row) / d as f64) as f32;
+            let var = lane_dot_shifted(row, mean, row, mean) / d as f64;
+            let inv = (1.0 / (var + eps as f64).sqrt()) as f32;
+            *is = inv;
             let xh = &mut xh[r * d..(r + 1) * d];
             let o = &mut o[r * d..(r + 1) * d];
-            for j in 0..d {
-                let h = ((row[j] as f64 - mean) * inv) as f32;
-                xh[j] = h;
-                let mut y = h;
-                if let Some(w) = w {
-                    y *= w[j];
+            for (h, &v) in xh.iter_mut().zip(row) {
+                *h = (v - mean) * inv;
+            }
+            match (w, b) {
+                (Some(w), Some(b)) => {
+                    for (((o, &h), &w), &b) in o.iter_mut().zip(xh.iter()).zip(w).zip(b) {
+                        *o = h * w + b;
+                    }
                 }
-                if let Some(b) = b {
-                    y += b[j];
+                (Some(w), None) => {
+                    for ((o, &h), &w) in o.iter_mut().zip(xh.iter()).zip(w) {
+                        *o = h * w;
+                    }
                 }
-                o[j] = y;
+                (None, Some(b)) => {
+                    for ((o, &h), &b) in o.iter_mut().zip(xh.iter()).zip(b) {
+                        *o = h + b;
+                    }
+                }
+                (None, None) => o.copy_from_slice(xh),
             }
         }
     };
@@ -185,17 +241,31 @@ impl Backward for LayerNormBackward {
             let partial = |(gs, xh): (&[f32], &[f32])| {
                 let mut dw = vec![0.0f64; if need_w { d } else { 0 }];
                 let mut db = vec![0.0f64; if need_b { d } else { 0 }];
-                for (r, grow) in gs.chunks(d).enumerate() {
-                    if need_w {
-                        let xrow = &xh[r * d..(r + 1) * d];
-                        for j in 0..d {
-                            dw[j] += grow[j] as f64 * xrow[j] as f64;
+                let mut acc_w = vec![0.0f32; dw.len()];
+                let mut acc_b = vec![0.0f32; db.len()];
+                // f32 partial sums over groups of F32_ROWS rows, flushed into f64.
+                for (grp, ggrp) in gs.chunks(F32_ROWS * d).enumerate() {
+                    acc_w.fill(0.0);
+                    acc_b.fill(0.0);
+                    for (r, grow) in ggrp.chunks(d).enumerate() {
+                        if need_w {
+                            let start = (grp * F32_ROWS + r) * d;
+                            let xrow = &xh[start..start + d];
+                            for ((a, &g), &h) in acc_w.iter_mut().zip(grow).zip(xrow) {
+                                *a += g * h;
+                            }
+                        }
+                        if need_b {
+                            for (a, &g) in acc_b.iter_mut().zip(grow) {
+                                *a += g;
+                            }
                         }
                     }
-                    if need_b {
-                        for j in 0..d {
-                            db[j] += grow[j] as f64;
-                        }
+                    for (t, &a) in dw.iter_mut().zip(&acc_w) {
+                        *t += a as f64;
+                    }
+                    for (t, &a) in db.iter_mut().zip(&acc_b) {
+                        *t += a as f64;
                     }
                 }
                 (dw, db)
@@ -245,17 +315,11 @@ impl Backward for LayerNormBackward {
                             None => grow[j],
                         };
                     }
-                    let m1 = gw.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-                    let m2 = gw
-                        .iter()
-                        .zip(xrow)
-                        .map(|(&a, &b)| a as f64 * b as f64)
-                        .sum::<f64>()
-                        / d as f64;
-                    let (m1, m2) = (m1 as f32, m2 as f32);
+                    let m1 = (lane_sum(&gw) / d as f64) as f32;
+                    let m2 = (lane_dot_shifted(&gw, 0.0, xrow, 0.0) / d as f64) as f32;
                     let dxrow = &mut dx[r * d..(r + 1) * d];
-                    for j in 0..d {
-                        dxrow[j] = inv * (gw[j] - m1 - xrow[j] * m2);
+                    for ((o, &a), &h) in dxrow.iter_mut().zip(&gw).zip(xrow) {
+                        *o = inv * (a - m1 - h * m2);
                     }
                 }
             };
@@ -346,7 +410,12 @@ mod tests {
 
     #[test]
     fn layer_norm_matches_naive() {
-        for (seed, shape) in [(1u64, vec![4usize, 7]), (2, vec![2, 3, 1]), (3, vec![5])] {
+        for (seed, shape) in [
+            (1u64, vec![4usize, 7]),
+            (2, vec![2, 3, 1]),
+            (3, vec![5]),
+            (4, vec![3, 700]),
+        ] {
             let x = random_array(&shape, seed).mapv(|v| 3.0 * v + 1.0);
             let d = *shape.last().unwrap();
             let w = random_array(&[d], seed + 10);
@@ -359,6 +428,35 @@ mod tests {
             let got = t.layer_norm(None, None, 1e-5);
             assert_close(&got.to_array(), &naive(&x, None, None, 1e-5), 1e-5, 1e-5);
         }
+    }
+
+    #[test]
+    fn layer_norm_param_grads_match_naive() {
+        // dweight_j = sum_r g_rj * x_hat_rj, dbias_j = sum_r g_rj over 100 rows (several f32
+        // row groups), width 7 (not a multiple of the lane count).
+        let (rows, d) = (100, 7);
+        let x = random_array(&[rows, d], 12).mapv(|v| 2.0 * v + 0.5);
+        let g = random_array(&[rows, d], 13);
+        let (xt, wt, bt) = (
+            Tensor::param(x.clone()),
+            Tensor::param(random_array(&[d], 14)),
+            Tensor::param(random_array(&[d], 15)),
+        );
+        let grads = xt
+            .layer_norm(Some(&wt), Some(&bt), 1e-5)
+            .backward_with(g.clone());
+        let x_hat = naive(&x, None, None, 1e-5);
+        let mut dw = vec![0.0f64; d];
+        let mut db = vec![0.0f64; d];
+        for r in 0..rows {
+            for j in 0..d {
+                dw[j] += g[[r, j]] as f64 * x_hat[[r, j]] as f64;
+                db[j] += g[[r, j]] as f64;
+            }
+        }
+        let to = |v: Vec<f64>| arr1(&v.iter().map(|&a| a as f32).collect::<Vec<_>>()).into_dyn();
+        assert_close(grads.get(&wt).unwrap(), &to(dw), 1e-4, 1e-5);
+        assert_close(grads.get(&bt).unwrap(), &to(db), 1e-4, 1e-5);
     }
 
     #[test]
