@@ -1,10 +1,16 @@
-//! `cargo xtask`: project automation (see `cargo xtask --help`).
+//! `cargo xtask`: project automation, in the style of rust-analyzer's xtask: one binary, one
+//! module per task. xtask builds in the dev profile, so heavy work runs in release-built
+//! `sparling` processes (`cargo run --release -p sparling-cli --bin sparling -- ...`).
 
 use clap::{Parser, Subcommand};
 
+mod bench;
+mod reproduce;
+mod util;
+
 /// Project automation for sparling-rs.
 #[derive(Parser, Debug)]
-#[command(name = "xtask")]
+#[command(name = "xtask", about = "Project automation for sparling-rs")]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -12,23 +18,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Task {
-    /// Print the project root.
-    Root,
+    /// Reproduce the paper's DigitCircle results: train, evaluate, write the report.
+    Reproduce(reproduce::Reproduce),
+    /// Run the criterion benchmarks with recorded thread settings and collect the summaries.
+    Bench(bench::Bench),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
-        Task::Root => {
-            println!("{}", project_root().display());
-            Ok(())
-        }
+        Task::Reproduce(r) => r.run(),
+        Task::Bench(b) => b.run(),
     }
-}
-
-/// The workspace root (the parent of xtask's manifest directory).
-fn project_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_path_buf()
 }

@@ -21,6 +21,14 @@ enum Command {
     /// Score motif maps (JSONL) against ground-truth motifs: FPE, FNE, CE as JSON.
     #[command(name = "score-motifs")]
     ScoreMotifs(commands::score_motifs::Args),
+    /// Write a training configuration (a profile's preset for one experiment).
+    Preset(commands::preset::Args),
+    /// Train a Sparling model (resumes if the output directory holds a checkpoint).
+    Train(commands::train::Args),
+    /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
+    Eval(commands::eval::Args),
+    /// Merge run directories into report.md, report.json and PNG figures.
+    Report(commands::report::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,5 +37,9 @@ fn main() -> anyhow::Result<()> {
         Command::Info => commands::info::run(),
         Command::Generate(args) => commands::generate::run(args),
         Command::ScoreMotifs(args) => commands::score_motifs::run(args),
+        Command::Preset(args) => commands::preset::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Report(args) => commands::report::run(args),
     }
 }

@@ -1,1 +1,38 @@
-//! sparling-train (being written).
+//! `sparling-train`: the Sparling model `h(collapse(S(g(x))))` on DigitCircle and a thin
+//! trainer around it.
+//!
+//! * [`config`]: every hyperparameter in one validated serde struct, and the presets of
+//!   `cargo xtask reproduce`.
+//! * [`model`]: g (local residual conv stack), S ([`bottleneck`]: BatchNorm + Sparse layer or a
+//!   baseline), the collapse (1x1 conv + max-pool) and h (pre-norm transformer encoder-decoder
+//!   with greedy decoding).
+//! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the density
+//!   schedule ([`schedule`]), atomic checkpoints with exact resumption ([`state`]).
+//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
+//!   the reproduction report.
+
+pub mod bottleneck;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod report;
+pub mod schedule;
+pub mod state;
+pub mod trainer;
+
+pub use error::{Error, Result};
+
+/// Loads a checkpoint file of the given kind (see [`state::TRAIN_KIND`], [`state::MODEL_KIND`]).
+pub fn load_checkpoint<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    kind: &str,
+) -> Result<T> {
+    Ok(sparling_nn::checkpoint::load(path, kind)?)
+}
+
+/// The kind tag of a checkpoint file.
+pub fn checkpoint_kind(path: &std::path::Path) -> Result<String> {
+    Ok(sparling_nn::checkpoint::peek_kind(path)?)
+}

@@ -1,5 +1,9 @@
 //! One module per subcommand.
 
+pub mod eval;
 pub mod generate;
 pub mod info;
+pub mod preset;
+pub mod report;
 pub mod score_motifs;
+pub mod train;

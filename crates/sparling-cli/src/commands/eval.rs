@@ -1,0 +1,94 @@
+//! `sparling eval`: scores a run (`--run DIR`: the operating point and the error-vs-density
+//! curve) or one checkpoint (`--checkpoint FILE`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use sparling_domains::DigitCircle;
+use sparling_train::eval::{RunEvalOptions, evaluate, evaluate_run};
+use sparling_train::model::SparlingModel;
+use sparling_train::state::{
+    MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, write_atomic,
+};
+
+/// Arguments of `sparling eval`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A run directory: evaluates its operating point and its error-vs-density curve.
+    #[arg(long, conflicts_with = "checkpoint")]
+    run: Option<PathBuf>,
+    /// One checkpoint (a rung snapshot or a run's checkpoint.bin).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Test samples (default: the run config's `test_samples`).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Test samples per point of the error-vs-density curve.
+    #[arg(long, default_value_t = 1000)]
+    curve_samples: usize,
+    /// Output directory (eval.json, motifs.png, confusion.png).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `sparling eval`.
+pub fn run(args: Args) -> Result<()> {
+    match (&args.run, &args.checkpoint) {
+        (Some(dir), None) => {
+            let run = RunDir::new(dir);
+            let last: TrainState = sparling_nn_load(&run.checkpoint(), TRAIN_KIND)?;
+            let samples = args.samples.unwrap_or(last.model.config.test_samples);
+            let opts = RunEvalOptions {
+                samples,
+                curve_samples: args.curve_samples.min(samples),
+                ..RunEvalOptions::default()
+            };
+            let result = evaluate_run(&run, &args.out, &opts)
+                .with_context(|| format!("evaluating run {}", dir.display()))?;
+            let h = &result.headline;
+            println!(
+                "density {:.4e} (operating point {:.4e}{}): FPE {:.2}% FNE {:.2}% CE {:.2}% E2EE {:.2}% exact {:.2}% on {} samples",
+                h.density,
+                result.operating_density,
+                if result.reached_operating_point {
+                    ""
+                } else {
+                    ", NOT reached"
+                },
+                100.0 * h.fpe,
+                100.0 * h.fne,
+                100.0 * h.ce,
+                100.0 * h.e2ee,
+                100.0 * h.exact_match,
+                h.samples
+            );
+            Ok(())
+        }
+        (None, Some(file)) => {
+            let snap: ModelSnapshot = match sparling_train::checkpoint_kind(file)?.as_str() {
+                MODEL_KIND => sparling_nn_load(file, MODEL_KIND)?,
+                TRAIN_KIND => sparling_nn_load::<TrainState>(file, TRAIN_KIND)?.model,
+                other => bail!("{} is a {other:?} file, not a model", file.display()),
+            };
+            let samples = args.samples.unwrap_or(snap.config.test_samples);
+            let domain = DigitCircle::new(snap.config.domain.clone())?;
+            let model = SparlingModel::from_snapshot(&snap)?;
+            let result = evaluate(&model, &domain, samples, &snap)?;
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("creating {}", args.out.display()))?;
+            let json = serde_json::to_string_pretty(&result)?;
+            write_atomic(&args.out.join("eval.json"), json.as_bytes())?;
+            println!("{json}");
+            Ok(())
+        }
+        _ => bail!("give exactly one of --run DIR or --checkpoint FILE"),
+    }
+}
+
+fn sparling_nn_load<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    kind: &str,
+) -> Result<T> {
+    sparling_train::load_checkpoint(path, kind)
+        .with_context(|| format!("loading {}", path.display()))
+}

@@ -1,0 +1,549 @@
+//! The training configuration: every hyperparameter of a run in one serde struct, validated
+//! with the offending field named, plus the presets that `cargo xtask reproduce` uses.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Everything that defines a training run (the seed is given separately).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The data domain (DigitCircle with the paper's parameters by default).
+    pub domain: sparling_domains::DigitCircleConfig,
+    /// Model sizes.
+    pub model: ModelConfig,
+    /// What sits between the motif model g and the downstream network h.
+    pub bottleneck: BottleneckConfig,
+    /// How the density evolves.
+    pub schedule: ScheduleConfig,
+    /// Adam settings and gradient clipping.
+    pub optimizer: OptimizerConfig,
+    /// Training samples per step.
+    pub batch_size: usize,
+    /// Stop after this many training samples even if the density is not reached.
+    pub max_samples: u64,
+    /// Validate (and checkpoint) every this many training samples.
+    pub validation_every: u64,
+    /// Size of the fixed validation set.
+    pub validation_samples: usize,
+    /// Default number of test samples for `sparling eval`.
+    pub test_samples: usize,
+    /// Print a progress line every this many steps (0: never).
+    pub log_every_steps: u64,
+}
+
+/// Sizes of g (motif model), the collapse and h (downstream transformer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Width of g's residual stack.
+    pub g_width: usize,
+    /// Number of pre-activation residual units (two 3x3 convs each) in g.
+    pub g_blocks: usize,
+    /// Number of motif channels (the Sparse layer's channels).
+    pub motif_channels: usize,
+    /// Output channels of the 1x1 collapse convolution.
+    pub collapse_channels: usize,
+    /// Side of the max-pool window (and stride) of the collapse.
+    pub pool: usize,
+    /// Transformer width.
+    pub d_model: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Feed-forward width.
+    pub ff: usize,
+    /// Encoder layers.
+    pub encoder_layers: usize,
+    /// Decoder layers.
+    pub decoder_layers: usize,
+}
+
+/// The Sparse layer's threshold variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdKind {
+    /// One threshold per channel (MT, the paper's method).
+    PerChannel,
+    /// One threshold for all channels (ST ablation).
+    Single,
+    /// Per-channel thresholds estimated over accumulated batches.
+    Accumulated,
+}
+
+/// The bottleneck between g and h.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum BottleneckConfig {
+    /// BatchNorm (optional) followed by the Sparse layer.
+    Sparse {
+        /// Threshold variant.
+        thresholds: ThresholdKind,
+        /// Put a BatchNorm in front (the reference calls it absolutely necessary).
+        batch_norm: bool,
+        /// Affine BatchNorm.
+        affine: bool,
+        /// Weight of the new quantile in the threshold's running average.
+        momentum: f32,
+    },
+    /// BatchNorm -> ReLU with an L1 penalty `lambda * mean|out|`.
+    L1 {
+        /// Penalty weight.
+        lambda: f32,
+    },
+    /// BatchNorm -> sigmoid with a KL penalty towards the target density.
+    Kl {
+        /// Penalty weight.
+        lambda: f32,
+    },
+    /// No sparsity at all.
+    Identity,
+}
+
+/// How the density is scheduled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScheduleConfig {
+    /// SPEC section 3: start at `initial_density`, multiply by `factor` whenever validation
+    /// accuracy clears a bar that decays by `bar_decay_per_sample`.
+    Annealing {
+        /// Starting density.
+        initial_density: f64,
+        /// Multiplier applied at each reduction.
+        factor: f64,
+        /// Bar decay per training sample.
+        bar_decay_per_sample: f64,
+        /// Stop once the density falls below this.
+        done_at_density: f64,
+    },
+    /// A fixed density (the no-annealing ablation); stops at the sample budget.
+    Constant {
+        /// The density.
+        density: f64,
+    },
+}
+
+/// Adam and clipping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Adam beta1.
+    pub beta1: f32,
+    /// Adam beta2.
+    pub beta2: f32,
+    /// Adam epsilon.
+    pub eps: f32,
+    /// L2 weight decay.
+    pub weight_decay: f32,
+    /// Global gradient-norm clip (None: no clipping).
+    pub grad_clip: Option<f32>,
+    /// Linear learning-rate warm-up over this many steps (0: none).
+    pub warmup_steps: u64,
+}
+
+fn invalid(field: &str, msg: impl Into<String>) -> Error {
+    Error::Config {
+        field: field.to_string(),
+        msg: msg.into(),
+    }
+}
+
+fn positive(field: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("must be a positive finite number, got {v}"),
+        ))
+    }
+}
+
+fn nonzero(field: &str, v: u64) -> Result<()> {
+    if v > 0 {
+        Ok(())
+    } else {
+        Err(invalid(field, "must be at least 1"))
+    }
+}
+
+fn density(field: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be in (0, 1], got {v}")))
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field; the error names the first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        self.domain
+            .validate()
+            .map_err(|e| invalid("domain", e.to_string()))?;
+        let m = &self.model;
+        nonzero("model.g_width", m.g_width as u64)?;
+        nonzero("model.motif_channels", m.motif_channels as u64)?;
+        nonzero("model.collapse_channels", m.collapse_channels as u64)?;
+        nonzero("model.pool", m.pool as u64)?;
+        nonzero("model.d_model", m.d_model as u64)?;
+        nonzero("model.heads", m.heads as u64)?;
+        nonzero("model.ff", m.ff as u64)?;
+        nonzero("model.encoder_layers", m.encoder_layers as u64)?;
+        nonzero("model.decoder_layers", m.decoder_layers as u64)?;
+        if m.d_model % m.heads != 0 {
+            return Err(invalid(
+                "model.heads",
+                format!(
+                    "d_model {} is not divisible by {} heads",
+                    m.d_model, m.heads
+                ),
+            ));
+        }
+        if m.d_model % 4 != 0 {
+            return Err(invalid(
+                "model.d_model",
+                "must be a multiple of 4 (2-D sinusoidal positions)",
+            ));
+        }
+        if m.pool > self.domain.size {
+            return Err(invalid("model.pool", "larger than the image"));
+        }
+        match &self.bottleneck {
+            BottleneckConfig::Sparse { momentum, .. } => {
+                if !(momentum.is_finite() && *momentum > 0.0 && *momentum <= 1.0) {
+                    return Err(invalid("bottleneck.momentum", "must be in (0, 1]"));
+                }
+            }
+            BottleneckConfig::L1 { lambda } | BottleneckConfig::Kl { lambda } => {
+                if !(lambda.is_finite() && *lambda >= 0.0) {
+                    return Err(invalid("bottleneck.lambda", "must be finite and >= 0"));
+                }
+            }
+            BottleneckConfig::Identity => {}
+        }
+        match &self.schedule {
+            ScheduleConfig::Annealing {
+                initial_density,
+                factor,
+                bar_decay_per_sample,
+                done_at_density,
+            } => {
+                density("schedule.initial_density", *initial_density)?;
+                if !(factor.is_finite() && *factor > 0.0 && *factor < 1.0) {
+                    return Err(invalid("schedule.factor", "must be in (0, 1)"));
+                }
+                if !(bar_decay_per_sample.is_finite() && *bar_decay_per_sample >= 0.0) {
+                    return Err(invalid("schedule.bar_decay_per_sample", "must be >= 0"));
+                }
+                density("schedule.done_at_density", *done_at_density)?;
+            }
+            ScheduleConfig::Constant { density: d } => density("schedule.density", *d)?,
+        }
+        let o = &self.optimizer;
+        positive("optimizer.lr", o.lr as f64)?;
+        if !(0.0..1.0).contains(&o.beta1) {
+            return Err(invalid("optimizer.beta1", "must be in [0, 1)"));
+        }
+        if !(0.0..1.0).contains(&o.beta2) {
+            return Err(invalid("optimizer.beta2", "must be in [0, 1)"));
+        }
+        positive("optimizer.eps", o.eps as f64)?;
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return Err(invalid("optimizer.weight_decay", "must be finite and >= 0"));
+        }
+        if let Some(c) = o.grad_clip {
+            positive("optimizer.grad_clip", c as f64)?;
+        }
+        nonzero("batch_size", self.batch_size as u64)?;
+        if self.batch_size < 2
+            && matches!(
+                self.bottleneck,
+                BottleneckConfig::Sparse {
+                    batch_norm: true,
+                    ..
+                }
+            )
+        {
+            return Err(invalid(
+                "batch_size",
+                "BatchNorm needs at least 2 samples per batch",
+            ));
+        }
+        nonzero("max_samples", self.max_samples)?;
+        nonzero("validation_every", self.validation_every)?;
+        nonzero("validation_samples", self.validation_samples as u64)?;
+        nonzero("test_samples", self.test_samples as u64)?;
+        Ok(())
+    }
+
+    /// Parses and validates a JSON config.
+    pub fn from_json(text: &str) -> Result<TrainConfig> {
+        let cfg: TrainConfig =
+            serde_json::from_str(text).map_err(|e| invalid("<file>", e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The number of density rungs between `initial_density` and `done_at_density`.
+    pub fn rungs(&self) -> usize {
+        match &self.schedule {
+            ScheduleConfig::Annealing {
+                initial_density,
+                factor,
+                done_at_density,
+                ..
+            } => {
+                let mut d = *initial_density;
+                let mut n = 0;
+                while d >= *done_at_density {
+                    d *= factor;
+                    n += 1;
+                }
+                n
+            }
+            ScheduleConfig::Constant { .. } => 1,
+        }
+    }
+}
+
+/// The DigitCircle operating density of the paper, `0.5 * 0.75^32`.
+pub const PAPER_OPERATING_DENSITY: f64 = 5.0226e-5;
+/// The paper's stopping density for DigitCircle.
+pub const DIGIT_CIRCLE_DONE_AT: f64 = 4.492e-5;
+
+/// Named budgets of `cargo xtask reproduce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Tiny model and budget: shows that the pipeline runs, in minutes.
+    Quick,
+    /// The headline configuration.
+    Default,
+    /// Same as default (the full profile adds seeds and experiments, not a bigger model).
+    Full,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Profile> {
+        match s {
+            "quick" => Ok(Profile::Quick),
+            "default" => Ok(Profile::Default),
+            "full" => Ok(Profile::Full),
+            other => Err(invalid(
+                "profile",
+                format!("unknown profile {other:?} (quick, default, full)"),
+            )),
+        }
+    }
+}
+
+/// The experiments of the paper's DigitCircle table that a preset can build.
+pub const EXPERIMENTS: &[&str] = &[
+    "sparling",
+    "st",
+    "no-batchnorm",
+    "no-annealing",
+    "l1-0.1",
+    "l1-1",
+    "l1-10",
+    "kl-0.1",
+    "kl-10",
+];
+
+impl TrainConfig {
+    /// The Sparling (per-channel thresholds) configuration of a profile.
+    pub fn preset(profile: Profile) -> TrainConfig {
+        let sparse = BottleneckConfig::Sparse {
+            thresholds: ThresholdKind::PerChannel,
+            batch_norm: true,
+            affine: true,
+            momentum: 0.1,
+        };
+        let annealing = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 2e-6,
+            done_at_density: DIGIT_CIRCLE_DONE_AT,
+        };
+        let optimizer = OptimizerConfig {
+            lr: 3e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            grad_clip: Some(1.0),
+            warmup_steps: 200,
+        };
+        match profile {
+            Profile::Default | Profile::Full => TrainConfig {
+                domain: sparling_domains::DigitCircleConfig::default(),
+                model: ModelConfig {
+                    g_width: 16,
+                    g_blocks: 4,
+                    motif_channels: 10,
+                    collapse_channels: 128,
+                    pool: 8,
+                    d_model: 128,
+                    heads: 4,
+                    ff: 512,
+                    encoder_layers: 3,
+                    decoder_layers: 3,
+                },
+                bottleneck: sparse,
+                schedule: annealing,
+                optimizer,
+                batch_size: 32,
+                max_samples: 1_500_000,
+                validation_every: 8_000,
+                validation_samples: 500,
+                test_samples: 10_000,
+                log_every_steps: 50,
+            },
+            Profile::Quick => TrainConfig {
+                domain: sparling_domains::DigitCircleConfig::default(),
+                model: ModelConfig {
+                    g_width: 4,
+                    g_blocks: 1,
+                    motif_channels: 10,
+                    collapse_channels: 32,
+                    pool: 8,
+                    d_model: 32,
+                    heads: 2,
+                    ff: 64,
+                    encoder_layers: 1,
+                    decoder_layers: 1,
+                },
+                bottleneck: sparse,
+                schedule: ScheduleConfig::Annealing {
+                    initial_density: 0.5,
+                    factor: 0.75,
+                    // A fast-decaying bar so that the quick run walks down several rungs.
+                    bar_decay_per_sample: 2e-4,
+                    done_at_density: DIGIT_CIRCLE_DONE_AT,
+                },
+                optimizer: OptimizerConfig {
+                    lr: 1e-3,
+                    warmup_steps: 20,
+                    ..optimizer
+                },
+                batch_size: 8,
+                max_samples: 6_000,
+                validation_every: 400,
+                validation_samples: 50,
+                test_samples: 300,
+                log_every_steps: 25,
+            },
+        }
+    }
+
+    /// The configuration of `experiment` (one of [`EXPERIMENTS`]) under `profile`.
+    pub fn experiment(profile: Profile, experiment: &str) -> Result<TrainConfig> {
+        let mut cfg = TrainConfig::preset(profile);
+        let sparse = |thresholds, batch_norm| BottleneckConfig::Sparse {
+            thresholds,
+            batch_norm,
+            affine: true,
+            momentum: 0.1,
+        };
+        match experiment {
+            "sparling" => {}
+            "st" => cfg.bottleneck = sparse(ThresholdKind::Single, true),
+            "no-batchnorm" => cfg.bottleneck = sparse(ThresholdKind::PerChannel, false),
+            "no-annealing" => {
+                cfg.schedule = ScheduleConfig::Constant {
+                    density: PAPER_OPERATING_DENSITY,
+                };
+                // Without annealing the run stops at the sample budget: give it the budget an
+                // annealed run needs to reach the operating point.
+                cfg.max_samples = cfg.max_samples.min(600_000).max(cfg.validation_every);
+            }
+            other => {
+                let (kind, lambda) = other
+                    .split_once('-')
+                    .and_then(|(k, l)| l.parse::<f32>().ok().map(|l| (k, l)))
+                    .ok_or_else(|| {
+                        invalid("experiment", format!("unknown experiment {other:?}"))
+                    })?;
+                cfg.bottleneck = match kind {
+                    "l1" => BottleneckConfig::L1 { lambda },
+                    "kl" => BottleneckConfig::Kl { lambda },
+                    _ => {
+                        return Err(invalid(
+                            "experiment",
+                            format!("unknown experiment {other:?}"),
+                        ));
+                    }
+                };
+                // The baselines have no density to anneal: they train for the same budget.
+                cfg.schedule = ScheduleConfig::Constant {
+                    density: PAPER_OPERATING_DENSITY,
+                };
+                cfg.max_samples = cfg.max_samples.min(600_000).max(cfg.validation_every);
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate() {
+        for p in [Profile::Quick, Profile::Default, Profile::Full] {
+            for e in EXPERIMENTS {
+                TrainConfig::experiment(p, e).unwrap();
+            }
+        }
+        assert!(TrainConfig::experiment(Profile::Default, "nope").is_err());
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let mut c = TrainConfig::preset(Profile::Quick);
+        c.model.heads = 3;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("model.heads"), "{e}");
+        let mut c = TrainConfig::preset(Profile::Quick);
+        c.optimizer.lr = f32::NAN;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("optimizer.lr")
+        );
+        let mut c = TrainConfig::preset(Profile::Quick);
+        c.schedule = ScheduleConfig::Constant { density: 1.5 };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("schedule.density")
+        );
+        let mut c = TrainConfig::preset(Profile::Quick);
+        c.domain.radius_min = 90;
+        assert!(c.validate().unwrap_err().to_string().contains("domain"));
+    }
+
+    #[test]
+    fn json_round_trip_and_unknown_fields() {
+        let c = TrainConfig::preset(Profile::Default);
+        let text = serde_json::to_string_pretty(&c).unwrap();
+        assert_eq!(TrainConfig::from_json(&text).unwrap(), c);
+        let bad = text.replacen("\"batch_size\"", "\"batch_sise\"", 1);
+        assert!(TrainConfig::from_json(&bad).is_err());
+    }
+
+    #[test]
+    fn ladder_has_33_rungs_down_to_the_operating_point() {
+        let c = TrainConfig::preset(Profile::Default);
+        // 0.5 * 0.75^k >= 4.492e-5 for k = 0..=32.
+        assert_eq!(c.rungs(), 33);
+        assert!((0.5 * 0.75f64.powi(32) - PAPER_OPERATING_DENSITY).abs() < 1e-8);
+    }
+}

@@ -1,0 +1,276 @@
+//! Evaluation of a model: motif errors (FPE, FNE, CE) from the Sparse layer's map against the
+//! ground-truth footprints, end-to-end error and exact match from greedy decoding, on the
+//! run-independent test stream; and the evaluation of a whole run directory (the operating
+//! point and the error-vs-density curve read from the per-density snapshots).
+
+use std::path::Path;
+
+use ndarray::Ix4;
+use serde::{Deserialize, Serialize};
+use sparling_domains::picture::{MotifMap, OverlayStyle, grid, overlay_motifs};
+use sparling_domains::{DigitCircle, Domain, Footprint, Motif, min_density};
+use sparling_metrics::confusion::Confusion;
+use sparling_metrics::edit::E2eAccumulator;
+use sparling_nn::checkpoint;
+
+use crate::data::{DataSeeds, EVAL_CHUNK};
+use crate::error::{Error, Result};
+use crate::model::SparlingModel;
+use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, write_atomic};
+
+/// The scores of one model on `samples` test samples.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// The density the model was trained at.
+    pub density: f64,
+    /// Its rung on the annealing ladder, if any.
+    pub rung: Option<u32>,
+    /// Training samples the model had seen.
+    pub trained_samples: u64,
+    /// Test samples scored.
+    pub samples: usize,
+    /// False-positive error.
+    pub fpe: f64,
+    /// False-negative error.
+    pub fne: f64,
+    /// Confusion error (optimal one-to-one channel-to-class assignment).
+    pub ce: f64,
+    /// Confusion error (many-to-one).
+    pub ce_many_to_one: f64,
+    /// End-to-end error: mean normalised edit distance.
+    pub e2ee: f64,
+    /// Exact-match accuracy.
+    pub exact_match: f64,
+    /// Fraction of nonzero entries of the motif map.
+    pub observed_density: f64,
+    /// The channel -> class assignment (`None`: unassigned channel).
+    pub assignment: Vec<Option<usize>>,
+    /// The (pred, true) counts.
+    pub confusion: Confusion,
+}
+
+impl SparlingModel {
+    /// Rebuilds a model from a snapshot.
+    pub fn from_snapshot(snap: &ModelSnapshot) -> Result<SparlingModel> {
+        let model = SparlingModel::new(&snap.config, snap.seed)?;
+        model.store().import(&snap.params)?;
+        model.bottleneck().load_state(&snap.bottleneck)?;
+        Ok(model)
+    }
+}
+
+/// Converts a domain motif to the metrics crate's type.
+pub fn to_metric_motif(m: &Motif) -> sparling_metrics::Motif {
+    match &m.footprint {
+        Footprint::Rect { rows, cols } => {
+            sparling_metrics::Motif::rect(m.class, rows[0]..rows[1], cols[0]..cols[1])
+        }
+        Footprint::Interval { span } => sparling_metrics::Motif::span(m.class, span[0]..span[1]),
+    }
+}
+
+/// Scores `model` on test samples `0..samples`.
+pub fn evaluate(
+    model: &SparlingModel,
+    domain: &DigitCircle,
+    samples: usize,
+    snap: &ModelSnapshot,
+) -> Result<EvalResult> {
+    let seed = DataSeeds::for_run(snap.seed).test;
+    let channels = model.config().motif_channels;
+    let mut confusion = Confusion::new(channels, domain.num_classes());
+    let mut e2e = E2eAccumulator::new();
+    let mut nonzero = 0u64;
+    let mut total = 0u64;
+    let indices: Vec<u64> = (0..samples as u64).collect();
+    for idx in indices.chunks(EVAL_CHUNK) {
+        let batch = domain.batch_arrays(seed, idx);
+        let x = sparling_tensor::Tensor::new(batch.inputs);
+        let (pred, map) = model.predict(&x)?;
+        let maps = map
+            .data()
+            .view()
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| Error::Run(format!("motif map is not 4-D: {e}")))?;
+        let motifs: Vec<Vec<sparling_metrics::Motif>> = batch
+            .motifs
+            .iter()
+            .map(|ms| ms.iter().map(to_metric_motif).collect())
+            .collect();
+        confusion.add_batch_2d(maps, &motifs)?;
+        nonzero += maps.iter().filter(|&&v| v != 0.0).count() as u64;
+        total += maps.len() as u64;
+        for (y, y_hat) in batch.tokens.iter().zip(&pred) {
+            e2e.add(y, y_hat);
+        }
+    }
+    let errors = confusion.errors();
+    Ok(EvalResult {
+        density: snap.density,
+        rung: snap.rung,
+        trained_samples: snap.samples,
+        samples,
+        fpe: errors.fpe,
+        fne: errors.fne,
+        ce: errors.ce,
+        ce_many_to_one: errors.ce_many_to_one,
+        e2ee: e2e.e2ee(),
+        exact_match: e2e.exact_match_accuracy(),
+        observed_density: nonzero as f64 / total.max(1) as f64,
+        assignment: confusion.optimal_assignment(),
+        confusion,
+    })
+}
+
+/// The evaluation of a run directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunEvaluation {
+    /// The run's seed.
+    pub seed: u64,
+    /// The theoretical minimum density of the domain (estimated on noise-free samples).
+    pub min_density: f64,
+    /// The operating density: the smallest ladder rung at or above the minimum.
+    pub operating_density: f64,
+    /// Whether training reached the operating density.
+    pub reached_operating_point: bool,
+    /// The model at the operating density (or the run's end state when it never got there).
+    pub headline: EvalResult,
+    /// The error-vs-density curve, from about 10x the minimum density down.
+    pub curve: Vec<EvalResult>,
+}
+
+/// Options of [`evaluate_run`].
+#[derive(Clone, Debug)]
+pub struct RunEvalOptions {
+    /// Test samples for the headline model.
+    pub samples: usize,
+    /// Test samples per point of the curve.
+    pub curve_samples: usize,
+    /// Curve from densities up to this multiple of the minimum.
+    pub curve_span: f64,
+    /// Inputs shown in the motif-overlay picture.
+    pub overlay_samples: usize,
+}
+
+impl Default for RunEvalOptions {
+    fn default() -> Self {
+        RunEvalOptions {
+            samples: 10_000,
+            curve_samples: 1_000,
+            curve_span: 10.5,
+            overlay_samples: 8,
+        }
+    }
+}
+
+/// Evaluates a run: the headline model and the curve; writes `eval.json`, `motifs.png` and
+/// `confusion.png` into `out`.
+pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    let last: TrainState = checkpoint::load(dir.checkpoint(), TRAIN_KIND)?;
+    let config = &last.model.config;
+    let domain = DigitCircle::new(config.domain.clone())?;
+    let channels = config.model.motif_channels;
+    let dmin = min_density(&domain, channels, 1000);
+    let (initial, factor) = match config.schedule {
+        crate::config::ScheduleConfig::Annealing {
+            initial_density,
+            factor,
+            ..
+        } => (initial_density, factor),
+        crate::config::ScheduleConfig::Constant { density } => (density, 1.0),
+    };
+    let operating_rung = if factor < 1.0 {
+        ((dmin / initial).ln() / factor.ln()).floor().max(0.0) as u32
+    } else {
+        0
+    };
+    let operating_density = initial * factor.powi(operating_rung as i32);
+    let rungs = dir.rung_files()?;
+    let load = |p: &Path| -> Result<ModelSnapshot> { Ok(checkpoint::load(p, MODEL_KIND)?) };
+
+    let headline_snap = match rungs.iter().find(|(k, _)| *k == operating_rung) {
+        Some((_, p)) if factor < 1.0 => load(p)?,
+        _ => last.model.clone(),
+    };
+    let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
+    let model = SparlingModel::from_snapshot(&headline_snap)?;
+    let headline = evaluate(&model, &domain, opts.samples, &headline_snap)?;
+    write_pictures(
+        &model,
+        &domain,
+        &headline_snap,
+        &headline,
+        out,
+        opts.overlay_samples,
+    )?;
+
+    let mut curve = Vec::new();
+    for (k, path) in &rungs {
+        let d = initial * factor.powi(*k as i32);
+        if *k > operating_rung || d > opts.curve_span * dmin {
+            continue;
+        }
+        if *k == operating_rung {
+            let mut r = headline.clone();
+            if opts.curve_samples < opts.samples {
+                r = evaluate(&model, &domain, opts.curve_samples, &headline_snap)?;
+            }
+            curve.push(r);
+            continue;
+        }
+        let snap = load(path)?;
+        let m = SparlingModel::from_snapshot(&snap)?;
+        curve.push(evaluate(&m, &domain, opts.curve_samples, &snap)?);
+    }
+    let result = RunEvaluation {
+        seed: last.model.seed,
+        min_density: dmin,
+        operating_density,
+        reached_operating_point: reached,
+        headline,
+        curve,
+    };
+    let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
+    write_atomic(&out.join("eval.json"), json.as_bytes())?;
+    Ok(result)
+}
+
+/// `motifs.png` (motif maps over the first test inputs, footprints outlined) and
+/// `confusion.png` (the confusion heatmap with the optimal permutation applied).
+fn write_pictures(
+    model: &SparlingModel,
+    domain: &DigitCircle,
+    snap: &ModelSnapshot,
+    result: &EvalResult,
+    out: &Path,
+    n: usize,
+) -> Result<()> {
+    let seed = DataSeeds::for_run(snap.seed).test;
+    let indices: Vec<u64> = (0..n as u64).collect();
+    let samples = domain.batch(seed, &indices);
+    let batch = domain.batch_arrays(seed, &indices);
+    let (_, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
+    let maps = map
+        .data()
+        .view()
+        .into_dimensionality::<Ix4>()
+        .map_err(|e| Error::Run(format!("motif map is not 4-D: {e}")))?;
+    let mut images = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        let style = OverlayStyle {
+            scale: 3,
+            marker: 3,
+            boxes: true,
+        };
+        images.push(overlay_motifs(
+            s,
+            MotifMap::Dense(maps.index_axis(ndarray::Axis(0), i)),
+            style,
+        )?);
+    }
+    let picture = grid(&images, 4, 6)?;
+    picture.save_png(out.join("motifs.png"))?;
+    let png = sparling_metrics::heatmap::heatmap_png(&result.confusion, &Default::default())?;
+    write_atomic(&out.join("confusion.png"), &png)
+}

@@ -1,0 +1,299 @@
+//! The Sparling model `h(collapse(S(g(x))))` for 2-D domains.
+//!
+//! * g ([`MotifModel`]): a 1x1 conv, pre-activation residual units (BN, ReLU, 3x3 conv, BN,
+//!   ReLU, 3x3 conv, skip) and a 1x1 conv to the motif channels: a local model whose receptive
+//!   field is `1 + 4 * blocks` pixels wide (17 with 4 units, as in the paper).
+//! * S ([`crate::bottleneck::Bottleneck`]): BatchNorm + the Sparse layer, or a baseline.
+//! * collapse: a 1x1 conv to `collapse_channels` and a `pool x pool` max-pool (as the paper).
+//! * h: a pre-norm transformer encoder over the pooled grid (learned positions plus fixed 2-D
+//!   sinusoidal ones) and a pre-norm autoregressive decoder with greedy decoding. h learns the
+//!   circular order and the canonical rotation itself: no geometry is coded in.
+
+use std::sync::Arc;
+
+use sparling_domains::{TokenId, Vocab};
+use sparling_nn::{
+    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, Embedding, Init, Linear, Param, ParamStore,
+    Path, TransformerConfig, TransformerDecoder, TransformerEncoder, batch_norm2d, conv2d,
+    embedding_with, linear, posenc, transformer_decoder, transformer_encoder,
+};
+use sparling_tensor::{Module, ModuleT, Tensor, no_grad};
+
+use crate::bottleneck::{Bottleneck, BottleneckOutput};
+use crate::config::{ModelConfig, TrainConfig};
+use crate::error::Result;
+
+/// One pre-activation residual unit of g.
+#[derive(Debug)]
+struct ResidualUnit {
+    bn1: BatchNorm,
+    conv1: Conv2d,
+    bn2: BatchNorm,
+    conv2: Conv2d,
+}
+
+impl ResidualUnit {
+    fn new(p: &Path, width: usize) -> ResidualUnit {
+        let bn = BatchNormConfig::default();
+        ResidualUnit {
+            bn1: batch_norm2d(&p.sub("bn1"), width, bn),
+            conv1: conv2d(&p.sub("conv1"), width, width, 3, ConvConfig::same(3)),
+            bn2: batch_norm2d(&p.sub("bn2"), width, bn),
+            conv2: conv2d(&p.sub("conv2"), width, width, 3, ConvConfig::same(3)),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = self.conv1.forward(&self.bn1.forward_t(x, train).relu());
+        let h = self.conv2.forward(&self.bn2.forward_t(&h, train).relu());
+        x.add(&h)
+    }
+}
+
+/// g: the local motif model, `(N, 1, H, W) -> (N, motif_channels, H, W)`.
+#[derive(Debug)]
+pub struct MotifModel {
+    input: Conv2d,
+    units: Vec<ResidualUnit>,
+    output: Conv2d,
+}
+
+impl MotifModel {
+    /// Builds g under `p`.
+    pub fn new(p: &Path, cfg: &ModelConfig) -> MotifModel {
+        MotifModel {
+            input: conv2d(&p.sub("input"), 1, cfg.g_width, 1, ConvConfig::default()),
+            units: (0..cfg.g_blocks)
+                .map(|i| ResidualUnit::new(&p.sub("units").sub(&i.to_string()), cfg.g_width))
+                .collect(),
+            output: conv2d(
+                &p.sub("output"),
+                cfg.g_width,
+                cfg.motif_channels,
+                1,
+                ConvConfig::default(),
+            ),
+        }
+    }
+
+    /// The pre-bottleneck motif logits.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = self.input.forward(x);
+        for unit in &self.units {
+            h = unit.forward(&h, train);
+        }
+        self.output.forward(&h)
+    }
+}
+
+/// The full model and its parameters.
+pub struct SparlingModel {
+    store: ParamStore,
+    cfg: ModelConfig,
+    vocab: Vocab,
+    max_tokens: usize,
+    g: MotifModel,
+    bottleneck: Bottleneck,
+    collapse: Conv2d,
+    grid: [usize; 2],
+    enc_pos: Arc<Param>,
+    enc_pos_fixed: Tensor,
+    encoder: TransformerEncoder,
+    tok_embed: Embedding,
+    dec_pos: Arc<Param>,
+    dec_pos_fixed: Tensor,
+    decoder: TransformerDecoder,
+    head: Linear,
+}
+
+/// What one teacher-forced forward pass produces.
+pub struct ForwardOutput {
+    /// Mean token cross-entropy.
+    pub ce: Tensor,
+    /// The bottleneck's auxiliary loss, if any (already weighted).
+    pub aux: Option<Tensor>,
+    /// Total loss `ce + aux`.
+    pub loss: Tensor,
+}
+
+impl SparlingModel {
+    /// Builds the model for `config`, parameters initialised from `seed`.
+    pub fn new(config: &TrainConfig, seed: u64) -> Result<SparlingModel> {
+        let cfg = config.model.clone();
+        let vocab = Vocab::digits();
+        let size = config.domain.size;
+        let grid = [size / cfg.pool, size / cfg.pool];
+        let max_tokens = config.domain.digits_max;
+        let store = ParamStore::new(seed);
+        let root = store.root();
+        let d = cfg.d_model;
+        let g = MotifModel::new(&root.sub("g"), &cfg);
+        let bottleneck = Bottleneck::new(
+            &root.sub("bottleneck"),
+            &config.bottleneck,
+            &config.schedule,
+            cfg.motif_channels,
+        )?;
+        let collapse = conv2d(
+            &root.sub("collapse"),
+            cfg.motif_channels,
+            d,
+            1,
+            ConvConfig::default(),
+        );
+        let cells = grid[0] * grid[1];
+        let small = Init::Normal {
+            mean: 0.0,
+            std: 0.02,
+        };
+        let tcfg = TransformerConfig::new(d, cfg.heads, cfg.ff);
+        let dec_len = max_tokens + 1;
+        let model = SparlingModel {
+            enc_pos: root.sub("h").param("enc_pos", &[cells, d], small),
+            enc_pos_fixed: posenc::sinusoidal_2d(grid[0], grid[1], d),
+            encoder: transformer_encoder(&root.sub("h").sub("encoder"), cfg.encoder_layers, tcfg),
+            tok_embed: embedding_with(&root.sub("h").sub("embed"), vocab.len(), d, small),
+            dec_pos: root.sub("h").param("dec_pos", &[dec_len, d], small),
+            dec_pos_fixed: posenc::sinusoidal_1d(dec_len, d),
+            decoder: transformer_decoder(&root.sub("h").sub("decoder"), cfg.decoder_layers, tcfg),
+            head: linear(&root.sub("h").sub("head"), d, vocab.len()),
+            store,
+            cfg,
+            vocab,
+            max_tokens,
+            g,
+            bottleneck,
+            collapse,
+            grid,
+        };
+        Ok(model)
+    }
+
+    /// The parameter store (parameters in creation order, buffers, train/eval flag).
+    pub fn store(&self) -> &ParamStore {
+        &self.store
+    }
+
+    /// The bottleneck (Sparse layer or baseline).
+    pub fn bottleneck(&self) -> &Bottleneck {
+        &self.bottleneck
+    }
+
+    /// The output vocabulary.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The model sizes.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// g followed by the bottleneck: the motif map `(N, C, H, W)` (post-ReLU for Sparse).
+    pub fn motifs(&self, x: &Tensor, train: bool) -> Result<BottleneckOutput> {
+        let z = self.g.forward(x, train);
+        self.bottleneck.forward(&z, train)
+    }
+
+    /// collapse + encoder: the memory `(N, cells, d)` from a motif map.
+    pub fn encode(&self, map: &Tensor) -> Tensor {
+        let n = map.shape()[0];
+        let d = self.cfg.d_model;
+        let pooled = self
+            .collapse
+            .forward(map)
+            .max_pool2d([self.cfg.pool; 2], [self.cfg.pool; 2]);
+        let cells = self.grid[0] * self.grid[1];
+        debug_assert_eq!(pooled.shape(), &[n, d, self.grid[0], self.grid[1]]);
+        let tokens = pooled.reshape(&[n, d, cells]).transpose(1, 2);
+        let pos = self.enc_pos.get().add(&self.enc_pos_fixed);
+        self.encoder.forward(&tokens.add(&pos))
+    }
+
+    /// Decoder logits `(N, T, vocab)` for decoder inputs `(N, T)` (row-major ids).
+    pub fn decode(&self, memory: &Tensor, inputs: &[TokenId], t: usize) -> Tensor {
+        let n = memory.shape()[0];
+        let x = self.tok_embed.embed(inputs, &[n, t]);
+        let pos = self
+            .dec_pos
+            .get()
+            .narrow(0, 0, t)
+            .add(&self.dec_pos_fixed.narrow(0, 0, t));
+        let h = self.decoder.forward(&x.add(&pos), memory);
+        self.head.forward(&h)
+    }
+
+    /// Teacher-forced loss on images `(N, 1, H, W)` and target class sequences.
+    pub fn loss(&self, x: &Tensor, targets: &[Vec<TokenId>], train: bool) -> Result<ForwardOutput> {
+        let n = targets.len();
+        let t = self.max_tokens + 1;
+        let out = self.motifs(x, train)?;
+        let memory = self.encode(&out.map);
+        let mut inputs = Vec::with_capacity(n * t);
+        let mut labels = Vec::with_capacity(n * t);
+        for y in targets {
+            let enc = self.vocab.encode_padded(y, t + 1)?;
+            inputs.extend_from_slice(&enc[..t]);
+            labels.extend_from_slice(&enc[1..]);
+        }
+        let logits = self.decode(&memory, &inputs, t);
+        let v = self.vocab.len();
+        let ce = logits
+            .reshape(&[n * t, v])
+            .cross_entropy(&labels, Some(self.vocab.pad()));
+        let loss = match &out.aux {
+            Some(a) => ce.add(a),
+            None => ce.clone(),
+        };
+        Ok(ForwardOutput {
+            ce,
+            aux: out.aux,
+            loss,
+        })
+    }
+
+    /// Greedy decoding (evaluation mode, no graph): the predicted class sequences and the
+    /// motif maps that produced them.
+    pub fn predict(&self, x: &Tensor) -> Result<(Vec<Vec<TokenId>>, Tensor)> {
+        no_grad(|| {
+            let out = self.motifs(x, false)?;
+            let memory = self.encode(&out.map);
+            let n = x.shape()[0];
+            let max_t = self.max_tokens + 1;
+            let mut seqs: Vec<Vec<TokenId>> = vec![vec![self.vocab.start()]; n];
+            let mut done = vec![false; n];
+            for t in 1..=max_t {
+                let inputs: Vec<TokenId> = seqs.iter().flatten().copied().collect();
+                let logits = self.decode(&memory, &inputs, t);
+                let last = logits.narrow(1, t - 1, 1).reshape(&[n, self.vocab.len()]);
+                let best = last.argmax(1);
+                for (i, seq) in seqs.iter_mut().enumerate() {
+                    let tok = if done[i] { self.vocab.pad() } else { best[[i]] };
+                    if tok == self.vocab.end() {
+                        done[i] = true;
+                    }
+                    seq.push(tok);
+                }
+                if done.iter().all(|&d| d) {
+                    break;
+                }
+            }
+            let decoded = seqs
+                .iter()
+                .map(|s| decode_lenient(&self.vocab, s))
+                .collect();
+            Ok((decoded, out.map))
+        })
+    }
+}
+
+/// The class ids of a greedy output: after the start token, up to the first end token,
+/// skipping any other special token (a malformed prediction is simply wrong, not an error).
+fn decode_lenient(vocab: &Vocab, seq: &[TokenId]) -> Vec<TokenId> {
+    seq.iter()
+        .skip(1)
+        .take_while(|&&t| t != vocab.end())
+        .filter(|&&t| vocab.is_class(t))
+        .copied()
+        .collect()
+}

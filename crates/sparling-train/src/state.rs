@@ -1,0 +1,182 @@
+//! What a checkpoint holds, and the files of a run directory.
+//!
+//! A run directory holds `config.json` (the input), `checkpoint.bin` (the latest full training
+//! state, rewritten atomically at every validation and on Ctrl-C), `rungs/rung-KK.bin` (the
+//! model "at density d": the state at the validation where accuracy first cleared the bar at
+//! rung `KK`, i.e. density `initial * factor^KK`), `log.jsonl` (one line per validation) and
+//! `status.json` (written when the run finishes).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sparling_nn::StateDict;
+use sparling_nn::optim::AdamState;
+
+use crate::bottleneck::BottleneckState;
+use crate::config::TrainConfig;
+use crate::error::{Error, Result};
+
+/// The `kind` tag of full training checkpoints.
+pub const TRAIN_KIND: &str = "sparling-train-state";
+/// The `kind` tag of per-density model snapshots.
+pub const MODEL_KIND: &str = "sparling-model";
+
+/// One validation, as logged and kept in the training state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    /// Optimizer steps so far.
+    pub step: u64,
+    /// Training samples so far.
+    pub samples: u64,
+    /// Mean training loss since the previous validation.
+    pub train_loss: f64,
+    /// Exact-match accuracy on the validation set.
+    pub accuracy: f64,
+    /// Density in force during the interval that ended here.
+    pub density: f64,
+    /// The bar after this validation.
+    pub bar: f64,
+    /// Whether the density was reduced at this validation.
+    pub reduced: bool,
+    /// Wall-clock seconds of training so far (summed over resumed sessions).
+    pub wall_seconds: f64,
+}
+
+/// Everything needed to evaluate a model: parameters, buffers and bottleneck state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelSnapshot {
+    /// The configuration the model was built from (stored as JSON text inside the binary
+    /// checkpoint: the config uses internally tagged enums, which bincode cannot decode).
+    #[serde(with = "config_as_json")]
+    pub config: TrainConfig,
+    /// The run's seed.
+    pub seed: u64,
+    /// Parameters and buffers by name.
+    pub params: StateDict,
+    /// Sparse-layer (or baseline) state: thresholds, density, accumulator.
+    pub bottleneck: BottleneckState,
+    /// Training samples seen when the snapshot was taken.
+    pub samples: u64,
+    /// The density the model was trained at.
+    pub density: f64,
+    /// The rung index (`density = initial * factor^rung`), if annealing.
+    pub rung: Option<u32>,
+}
+
+/// The full training state: a model snapshot plus optimizer, schedule and progress.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainState {
+    /// The model.
+    pub model: ModelSnapshot,
+    /// Adam's moments and step count.
+    pub optimizer: AdamState,
+    /// The annealing schedule's state.
+    pub schedule: crate::schedule::ScheduleState,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Sum and count of training losses since the last validation.
+    pub loss_sum: f64,
+    /// Number of losses in `loss_sum`.
+    pub loss_count: u64,
+    /// Every validation so far.
+    pub history: Vec<ValidationRecord>,
+    /// Wall-clock seconds of training so far.
+    pub wall_seconds: f64,
+    /// Why the run ended, once it has.
+    pub finished: Option<String>,
+}
+
+/// Paths inside a run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// A run directory at `root` (not created).
+    pub fn new(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+
+    /// Creates the directory and its `rungs/` folder.
+    pub fn create(&self) -> Result<()> {
+        std::fs::create_dir_all(self.rungs()).map_err(|e| Error::io("creating", self.rungs(), e))
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The latest full training state.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint.bin")
+    }
+
+    /// The folder of per-density snapshots.
+    pub fn rungs(&self) -> PathBuf {
+        self.root.join("rungs")
+    }
+
+    /// The snapshot of rung `k`.
+    pub fn rung(&self, k: u32) -> PathBuf {
+        self.rungs().join(format!("rung-{k:02}.bin"))
+    }
+
+    /// The validation log.
+    pub fn log(&self) -> PathBuf {
+        self.root.join("log.jsonl")
+    }
+
+    /// The final status.
+    pub fn status(&self) -> PathBuf {
+        self.root.join("status.json")
+    }
+
+    /// All rung snapshots present, sorted by rung.
+    pub fn rung_files(&self) -> Result<Vec<(u32, PathBuf)>> {
+        let dir = self.rungs();
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io("listing", dir, e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io("listing", &dir, e))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(k) = name
+                .strip_prefix("rung-")
+                .and_then(|s| s.strip_suffix(".bin"))
+                .and_then(|s| s.parse::<u32>().ok())
+            {
+                out.push((k, path));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+mod config_as_json {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::config::TrainConfig;
+
+    pub fn serialize<S: Serializer>(c: &TrainConfig, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(c).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TrainConfig, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", path, e))
+}

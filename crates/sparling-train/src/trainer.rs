@@ -1,0 +1,348 @@
+//! The training loop: batches by index, Adam, validation every `validation_every` samples
+//! feeding the annealing schedule, checkpoints at every validation, per-density snapshots,
+//! and exact resumption.
+//!
+//! Determinism: sample `i` of the training stream is a pure function of `(train seed, i)`,
+//! every kernel is thread-count independent, and the whole state (parameters, buffers, Adam,
+//! thresholds, schedule, position in the stream) is checkpointed, so a run killed at any
+//! moment and resumed ends with bit-identical parameters to an uninterrupted one.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use sparling_domains::{DigitCircle, Domain};
+use sparling_nn::checkpoint;
+use sparling_nn::optim::{Adam, AdamConfig, Optimizer};
+use sparling_tensor::Tensor;
+
+use crate::config::TrainConfig;
+use crate::data::{DataSeeds, ValidationSet};
+use crate::error::{Error, Result};
+use crate::model::SparlingModel;
+use crate::schedule::DensitySchedule;
+use crate::state::{
+    MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, ValidationRecord, write_atomic,
+};
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The run is complete (target density reached or sample budget spent).
+    Finished(String),
+    /// Stopped early on request (Ctrl-C or a step limit); the checkpoint is up to date.
+    Interrupted,
+}
+
+/// Observer of training progress (a progress bar, a logger, nothing).
+pub trait Progress {
+    /// Called after every optimizer step.
+    fn step(&mut self, _state: &TrainState, _loss: f32, _density: f64) {}
+    /// Called after every validation.
+    fn validation(&mut self, _record: &ValidationRecord) {}
+}
+
+/// A [`Progress`] that reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// A training run bound to a run directory.
+pub struct Trainer {
+    config: TrainConfig,
+    seed: u64,
+    dir: RunDir,
+    domain: DigitCircle,
+    seeds: DataSeeds,
+    model: SparlingModel,
+    optimizer: Adam,
+    schedule: DensitySchedule,
+    validation: ValidationSet,
+    state: TrainState,
+}
+
+impl Trainer {
+    /// Opens a run: resumes from `dir/checkpoint.bin` if present (the config and seed must
+    /// match), else starts fresh.
+    pub fn open(config: TrainConfig, seed: u64, dir: RunDir) -> Result<Trainer> {
+        config.validate()?;
+        dir.create()?;
+        let domain = DigitCircle::new(config.domain.clone())?;
+        let seeds = DataSeeds::for_run(seed);
+        let model = SparlingModel::new(&config, seed)?;
+        let adam_cfg = AdamConfig {
+            lr: config.optimizer.lr,
+            beta1: config.optimizer.beta1,
+            beta2: config.optimizer.beta2,
+            eps: config.optimizer.eps,
+            weight_decay: config.optimizer.weight_decay,
+            decoupled: false,
+        };
+        let validation =
+            ValidationSet::generate(&domain, seeds.validation, config.validation_samples);
+        let (optimizer, schedule, state) = if dir.checkpoint().exists() {
+            let state: TrainState = checkpoint::load(dir.checkpoint(), TRAIN_KIND)?;
+            if state.model.config != config || state.model.seed != seed {
+                return Err(Error::Run(format!(
+                    "{} holds a run with another config or seed; use a fresh directory",
+                    dir.root().display()
+                )));
+            }
+            model.store().import(&state.model.params)?;
+            model.bottleneck().load_state(&state.model.bottleneck)?;
+            let optimizer = Adam::from_state(state.optimizer.clone(), model.store())?;
+            let schedule = DensitySchedule::from_state(&config.schedule, state.schedule.clone())?;
+            (optimizer, schedule, state)
+        } else {
+            let schedule = DensitySchedule::new(&config.schedule)?;
+            model.bottleneck().set_density(schedule.density())?;
+            let optimizer = Adam::new(adam_cfg)?;
+            let state = TrainState {
+                model: snapshot(&config, seed, &model, 0, &schedule),
+                optimizer: optimizer.state(),
+                schedule: schedule.state(),
+                step: 0,
+                loss_sum: 0.0,
+                loss_count: 0,
+                history: Vec::new(),
+                wall_seconds: 0.0,
+                finished: None,
+            };
+            (optimizer, schedule, state)
+        };
+        Ok(Trainer {
+            config,
+            seed,
+            dir,
+            domain,
+            seeds,
+            model,
+            optimizer,
+            schedule,
+            validation,
+            state,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &SparlingModel {
+        &self.model
+    }
+
+    /// The current training state (as of the last step).
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// Trains until done, until `stop` is raised, or until `max_steps` more steps (for tests
+    /// and for bounded sessions). Checkpoints at every validation and before returning.
+    pub fn run(
+        &mut self,
+        stop: &Arc<AtomicBool>,
+        max_steps: Option<u64>,
+        progress: &mut dyn Progress,
+    ) -> Result<Outcome> {
+        if let Some(reason) = &self.state.finished {
+            return Ok(Outcome::Finished(reason.clone()));
+        }
+        let started = Instant::now();
+        let wall_at_start = self.state.wall_seconds;
+        let mut steps = 0u64;
+        loop {
+            if let Some(reason) = self.finish_reason() {
+                self.state.finished = Some(reason.clone());
+                self.state.wall_seconds = wall_at_start + started.elapsed().as_secs_f64();
+                self.save()?;
+                self.write_status()?;
+                return Ok(Outcome::Finished(reason));
+            }
+            if stop.load(Ordering::SeqCst) || max_steps.is_some_and(|m| steps >= m) {
+                self.state.wall_seconds = wall_at_start + started.elapsed().as_secs_f64();
+                self.save()?;
+                return Ok(Outcome::Interrupted);
+            }
+            let loss = self.train_step()?;
+            steps += 1;
+            progress.step(&self.state, loss, self.schedule.density());
+            let every = self.config.validation_every;
+            let before = self.samples() - self.config.batch_size as u64;
+            if self.samples() / every > before / every {
+                self.state.wall_seconds = wall_at_start + started.elapsed().as_secs_f64();
+                let record = self.validate_and_schedule()?;
+                progress.validation(&record);
+                self.save()?;
+            }
+        }
+    }
+
+    fn samples(&self) -> u64 {
+        self.state.model.samples
+    }
+
+    fn finish_reason(&self) -> Option<String> {
+        if self.schedule.done() {
+            Some(format!(
+                "density {:.4e} fell below the target",
+                self.schedule.density()
+            ))
+        } else if self.samples() >= self.config.max_samples {
+            Some(format!(
+                "sample budget of {} spent",
+                self.config.max_samples
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// One optimizer step on the next batch of the training stream.
+    fn train_step(&mut self) -> Result<f32> {
+        let b = self.config.batch_size as u64;
+        let start = self.samples();
+        let indices: Vec<u64> = (start..start + b).collect();
+        let batch = self.domain.batch_arrays(self.seeds.train, &indices);
+        let x = Tensor::new(batch.inputs);
+        let out = self.model.loss(&x, &batch.tokens, true)?;
+        let loss = out.loss.item();
+        if !loss.is_finite() {
+            return Err(Error::Diverged {
+                step: self.state.step,
+                what: format!("loss {loss}"),
+            });
+        }
+        let mut grads = out.loss.backward();
+        drop(out);
+        let params = self.model.store().params();
+        let norm = match self.config.optimizer.grad_clip {
+            Some(c) => grads.clip_global_norm(&params, c),
+            None => grads.global_norm(&params),
+        };
+        if !norm.is_finite() {
+            return Err(Error::Diverged {
+                step: self.state.step,
+                what: format!("gradient norm {norm}"),
+            });
+        }
+        let warm = self.config.optimizer.warmup_steps;
+        let lr = if warm > 0 && self.state.step < warm {
+            self.config.optimizer.lr * (self.state.step + 1) as f32 / warm as f32
+        } else {
+            self.config.optimizer.lr
+        };
+        self.optimizer.set_learning_rate(lr);
+        self.optimizer.step(self.model.store(), &grads);
+        self.state.step += 1;
+        self.state.model.samples += b;
+        self.state.loss_sum += loss as f64;
+        self.state.loss_count += 1;
+        Ok(loss)
+    }
+
+    /// Validation accuracy, then the schedule's decision; snapshots the rung on a reduction.
+    fn validate_and_schedule(&mut self) -> Result<ValidationRecord> {
+        let accuracy = self.validation.accuracy(&self.model)?;
+        let density = self.schedule.density();
+        let rung = self.schedule.rung();
+        let reduced = self.schedule.observe(self.samples(), accuracy);
+        if reduced {
+            // The model "at density d": the state where accuracy first cleared the bar at d.
+            if let Some(k) = rung {
+                let snap = snapshot(
+                    &self.config,
+                    self.seed,
+                    &self.model,
+                    self.samples(),
+                    &self.schedule,
+                );
+                let snap = ModelSnapshot {
+                    density,
+                    rung: Some(k),
+                    ..snap
+                };
+                checkpoint::save_atomic(self.dir.rung(k), MODEL_KIND, &snap)?;
+            }
+            self.model
+                .bottleneck()
+                .set_density(self.schedule.density())?;
+        }
+        let record = ValidationRecord {
+            step: self.state.step,
+            samples: self.samples(),
+            train_loss: if self.state.loss_count > 0 {
+                self.state.loss_sum / self.state.loss_count as f64
+            } else {
+                f64::NAN
+            },
+            accuracy,
+            density,
+            bar: self.schedule.bar(),
+            reduced,
+            wall_seconds: self.state.wall_seconds,
+        };
+        self.state.loss_sum = 0.0;
+        self.state.loss_count = 0;
+        self.state.history.push(record.clone());
+        Ok(record)
+    }
+
+    /// Writes the full state atomically and rewrites the log from the history.
+    fn save(&mut self) -> Result<()> {
+        self.state.model = ModelSnapshot {
+            samples: self.samples(),
+            ..snapshot(
+                &self.config,
+                self.seed,
+                &self.model,
+                self.samples(),
+                &self.schedule,
+            )
+        };
+        self.state.optimizer = self.optimizer.state();
+        self.state.schedule = self.schedule.state();
+        checkpoint::save_atomic(self.dir.checkpoint(), TRAIN_KIND, &self.state)?;
+        let mut log = Vec::new();
+        for r in &self.state.history {
+            serde_json::to_writer(&mut log, r).expect("records serialize");
+            log.write_all(b"\n").expect("writing to memory");
+        }
+        write_atomic(&self.dir.log(), &log)
+    }
+
+    fn write_status(&self) -> Result<()> {
+        let status = serde_json::json!({
+            "finished": self.state.finished,
+            "seed": self.seed,
+            "steps": self.state.step,
+            "samples": self.samples(),
+            "density": self.schedule.density(),
+            "wall_seconds": self.state.wall_seconds,
+            "validations": self.state.history.len(),
+            "rungs": self.dir.rung_files()?.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        });
+        write_atomic(
+            &self.dir.status(),
+            serde_json::to_string_pretty(&status)
+                .expect("json")
+                .as_bytes(),
+        )
+    }
+}
+
+/// The model part of the state.
+fn snapshot(
+    config: &TrainConfig,
+    seed: u64,
+    model: &SparlingModel,
+    samples: u64,
+    schedule: &DensitySchedule,
+) -> ModelSnapshot {
+    ModelSnapshot {
+        config: config.clone(),
+        seed,
+        params: model.store().export(),
+        bottleneck: model.bottleneck().state(),
+        samples,
+        density: schedule.density(),
+        rung: schedule.rung(),
+    }
+}
