@@ -490,6 +490,53 @@ mod tests {
     }
 
     #[test]
+    fn attention_matches_composite_ops() {
+        // Reference built from separate recorded ops (matmul, transpose, mul_scalar, an
+        // additive -1e9 mask, softmax): forward and all three gradients must agree. Every
+        // query keeps at least one key (key 0 is never padded), so no row is fully masked.
+        let (b, h, l, d, dv) = (2, 2, 5, 3, 4);
+        let q = random_array(&[b, h, l, d], 51).mapv(|x| 1.5 * x);
+        let k = random_array(&[b, h, l, d], 52).mapv(|x| 1.5 * x);
+        let v = random_array(&[b, h, l, dv], 53);
+        let proj = random_array(&[b, h, l, dv], 54);
+        let pad = vec![vec![false, false, false, true, true], vec![false; l]];
+        for mask in [
+            AttentionMask::default(),
+            AttentionMask::new(true, Some(pad.clone())),
+        ] {
+            let bias = ArrayD::from_shape_fn(IxDyn(&[b, 1, l, l]), |i| {
+                if mask.allows(i[0], i[2], i[3], l, l) {
+                    0.0
+                } else {
+                    -1e9
+                }
+            });
+            let (qf, kf, vf) = (
+                Tensor::param(q.clone()),
+                Tensor::param(k.clone()),
+                Tensor::param(v.clone()),
+            );
+            let fused = Tensor::scaled_dot_product_attention(&qf, &kf, &vf, &mask);
+            let gf = fused.backward_with(proj.clone());
+            let (qc, kc, vc) = (
+                Tensor::param(q.clone()),
+                Tensor::param(k.clone()),
+                Tensor::param(v.clone()),
+            );
+            let scores = qc
+                .matmul(&kc.transpose(2, 3))
+                .mul_scalar(1.0 / (d as f32).sqrt())
+                .add(&Tensor::new(bias));
+            let composite = scores.softmax(3).matmul(&vc);
+            let gc = composite.backward_with(proj.clone());
+            assert_close(&fused.to_array(), &composite.to_array(), 1e-5, 1e-4);
+            for (a, c) in [(&qf, &qc), (&kf, &kc), (&vf, &vc)] {
+                assert_close(gf.get(a).unwrap(), gc.get(c).unwrap(), 1e-5, 1e-4);
+            }
+        }
+    }
+
+    #[test]
     fn attention_fully_masked_rows_are_zero() {
         // Causal with Lq = 3 > Lk = 2: offset -1, so query 0 sees nothing.
         let q = Tensor::param(random_array(&[1, 1, 3, 2], 4));
