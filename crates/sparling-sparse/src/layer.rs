@@ -101,7 +101,7 @@ impl SparseConfig {
         Ok(())
     }
 
-    fn groups(&self) -> usize {
+    pub(crate) fn groups(&self) -> usize {
         match self.mode {
             ThresholdMode::PerChannel => self.channels,
             ThresholdMode::Single => 1,
@@ -138,10 +138,10 @@ pub struct SparseState {
 }
 
 #[derive(Debug)]
-struct Inner {
-    state: SparseState,
+pub(crate) struct Inner {
+    pub(crate) state: SparseState,
     /// Brackets for the next selection: speed only, never serialised.
-    hints: Vec<Option<SelectHint>>,
+    pub(crate) hints: Vec<Option<SelectHint>>,
 }
 
 /// The Sparse layer (see the module docs). The state sits behind a mutex, so `forward` takes
@@ -178,7 +178,7 @@ impl SparseLayer {
         Ok(layer)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 

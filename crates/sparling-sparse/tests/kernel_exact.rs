@@ -208,7 +208,7 @@ fn kth_and_forward_agree_between_vector_and_portable_kernels() {
         let mut out = Vec::new();
         for &s in &[0.5, 0.999] {
             let ks = vec![kth_index(layout.positions(), s); 2];
-            out.push(kth_smallest(&data, &layout, &ks, &mut vec![None; 2]).unwrap());
+            out.push(kth_smallest(&data, &layout, &ks, &mut [None; 2]).unwrap());
             let layer = SparseLayer::new(SparseConfig::new(2).with_density(1.0 - s)).unwrap();
             let x =
                 Tensor::param(ndarray::ArrayD::from_shape_vec(&shape[..], data.clone()).unwrap());

@@ -1,5 +1,5 @@
 //! The output pass of the Sparse layer: `out = relu(y - t[c])` with `y = z` or, fused with a
-//! BatchNorm, `y = (z - mean[c]) * scale[c] + shift[c]`, writing the output and (when a
+//! BatchNorm, `y = z * scale[c] + shift[c]`, writing the output and (when a
 //! backward will run) the mask of the positions that passed, in one read of the input.
 //!
 //! The mask is one byte per element ([`Mask::Dense`]) when many positions pass, or the sorted
@@ -62,18 +62,20 @@ impl MaskMode {
     }
 }
 
-/// The per-channel affine map of a fused BatchNorm: `y = (z - mean) * scale + shift`.
+/// The per-channel affine map of a fused BatchNorm: `y = z * scale + shift` (with
+/// `scale = weight / std` and `shift = bias - mean * scale`, as `sparling_tensor`'s
+/// `batch_norm` computes it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Affine<'a> {
-    pub mean: &'a [f32],
     pub scale: &'a [f32],
     pub shift: &'a [f32],
 }
 
-/// `y` of one value, exactly as every kernel of the crate computes it.
+/// `y` of one value, exactly as every kernel of the crate computes it (non-decreasing in `z`
+/// for `scale >= 0`, non-increasing for `scale <= 0`: rounding is monotone).
 #[inline(always)]
-pub(crate) fn affine_value(z: f32, mean: f32, scale: f32, shift: f32) -> f32 {
-    (z - mean) * scale + shift
+pub(crate) fn affine_value(z: f32, scale: f32, shift: f32) -> f32 {
+    z * scale + shift
 }
 
 const L: usize = 8;
@@ -84,10 +86,10 @@ fn apply_run_portable<const AFF: bool, const MASK: u8>(
     out: &mut [MaybeUninit<f32>],
     mask: &mut [MaybeUninit<u8>],
     base: usize,
-    c: (f32, f32, f32, f32),
+    c: (f32, f32, f32),
     sparse: &mut Vec<u32>,
 ) {
-    let (t, mean, scale, shift) = c;
+    let (t, scale, shift) = c;
     let n = x.len();
     let full = n - n % L;
     let mut i = 0;
@@ -96,7 +98,7 @@ fn apply_run_portable<const AFF: bool, const MASK: u8>(
         for j in 0..L {
             let z = x[i + j];
             let y = if AFF {
-                affine_value(z, mean, scale, shift)
+                affine_value(z, scale, shift)
             } else {
                 z
             };
@@ -113,7 +115,7 @@ fn apply_run_portable<const AFF: bool, const MASK: u8>(
                 // Bit-identical recomputation of the test above.
                 let z = x[i + j];
                 let y = if AFF {
-                    affine_value(z, mean, scale, shift)
+                    affine_value(z, scale, shift)
                 } else {
                     z
                 };
@@ -127,7 +129,7 @@ fn apply_run_portable<const AFF: bool, const MASK: u8>(
     for j in full..n {
         let z = x[j];
         let y = if AFF {
-            affine_value(z, mean, scale, shift)
+            affine_value(z, scale, shift)
         } else {
             z
         };
@@ -151,7 +153,7 @@ fn apply_run<const AFF: bool, const MASK: u8>(
     out: &mut [MaybeUninit<f32>],
     mask: &mut [MaybeUninit<u8>],
     base: usize,
-    c: (f32, f32, f32, f32),
+    c: (f32, f32, f32),
     sparse: &mut Vec<u32>,
 ) {
     #[cfg(target_arch = "x86_64")]
@@ -187,8 +189,8 @@ pub(crate) fn apply(
         for (run, c) in layout.runs(start..start + x.len()) {
             let r = run.start - start..run.end - start;
             let consts = match affine {
-                Some(a) => (t[c], a.mean[c], a.scale[c], a.shift[c]),
-                None => (t[c], 0.0, 1.0, 0.0),
+                Some(a) => (t[c], a.scale[c], a.shift[c]),
+                None => (t[c], 1.0, 0.0),
             };
             let (xr, or) = (&x[r.clone()], &mut o[r.clone()]);
             let mr = if m.is_empty() { &mut [][..] } else { &mut m[r] };
@@ -285,11 +287,10 @@ mod tests {
         let (out2, m2) = apply(&z, &l, &[1.0, -1.0], None, MaskMode::Sparse);
         assert_eq!(out2, out);
         assert_eq!(m2, Some(Mask::Sparse(vec![2, 5])));
-        // Affine: y = (z - 1) * 2 + 0.5 on channel 0, (z + 1) * 1 + 0 on channel 1.
+        // Affine: y = 2z - 1.5 on channel 0, z + 1 on channel 1; t = [0, 0.5].
         let a = Affine {
-            mean: &[1.0, -1.0],
             scale: &[2.0, 1.0],
-            shift: &[0.5, 0.0],
+            shift: &[-1.5, 1.0],
         };
         let (out3, _) = apply(&z, &l, &[0.0, 0.5], Some(a), MaskMode::None);
         assert_eq!(out3, vec![0.0, 0.5, 4.5, 0.0, 0.0, 0.5]);

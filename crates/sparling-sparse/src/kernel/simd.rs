@@ -163,12 +163,11 @@ pub(crate) mod avx2 {
         out: &mut [MaybeUninit<f32>],
         mask: &mut [MaybeUninit<u8>],
         base: usize,
-        c: (f32, f32, f32, f32),
+        c: (f32, f32, f32),
         sparse: &mut Vec<u32>,
     ) {
-        let (t, mean, scale, shift) = c;
+        let (t, scale, shift) = c;
         let tv = _mm256_set1_ps(t);
-        let mv = _mm256_set1_ps(mean);
         let sv = _mm256_set1_ps(scale);
         let bv = _mm256_set1_ps(shift);
         let zero = _mm256_setzero_ps();
@@ -188,7 +187,7 @@ pub(crate) mod avx2 {
             unsafe {
                 let z = _mm256_loadu_ps(xp.add(i));
                 let y = if AFF {
-                    _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(z, mv), sv), bv)
+                    _mm256_add_ps(_mm256_mul_ps(z, sv), bv)
                 } else {
                     z
                 };
@@ -216,7 +215,7 @@ pub(crate) mod avx2 {
         }
         for j in full..n {
             let z = x[j];
-            let y = if AFF { (z - mean) * scale + shift } else { z };
+            let y = if AFF { z * scale + shift } else { z };
             let d = y - t;
             let pass = d > 0.0;
             out[j].write(if pass { d } else { 0.0 });
