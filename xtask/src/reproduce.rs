@@ -162,7 +162,7 @@ impl Reproduce {
             "profile": if self.merge.is_some() { "merge" } else { profile },
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "git_revision": capture("git", &["rev-parse", "HEAD"]),
-            "git_dirty": capture("git", &["status", "--porcelain"]) != "",
+            "git_dirty": !capture("git", &["status", "--porcelain"]).is_empty(),
             "rustc": capture("rustc", &["-V"]),
             "cpu": cpu_model(),
             "cpus": cpu_count(),

@@ -134,7 +134,7 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunSummary>> {
             log,
         });
     }
-    out.sort_by(|a, b| (order(&a.experiment), a.seed).cmp(&(order(&b.experiment), b.seed)));
+    out.sort_by_key(|r| (order(&r.experiment), r.seed));
     Ok(out)
 }
 
