@@ -228,28 +228,29 @@ fn conv2d_matches_direct_convolution_on_edge_cases() {
             p: params([3, 1], [0, 2], [2, 1]),
             bias: true,
         },
-        // Many im2col row tiles (k = 144, wide rows) and a stride-1 input gradient.
+        // im2col path (cout < 8), 8 row tiles per image (k = 144, 400-wide rows: 4 rows per
+        // 1 MiB tile), parallel; the input gradient is the flipped forward convolution.
         Case {
             n: 1,
             cin: 16,
-            h: 9,
-            w: 200,
+            h: 30,
+            w: 400,
             cout: 3,
             kh: 3,
             kw: 3,
             p: params([1, 1], [1, 1], [1, 1]),
             bias: true,
         },
-        // Large enough for the parallel path, two row tiles per image.
+        // Stride 2 with 4 row tiles per image: col2im input gradient over several tiles.
         Case {
-            n: 4,
+            n: 1,
             cin: 16,
-            h: 24,
-            w: 24,
-            cout: 8,
+            h: 40,
+            w: 700,
+            cout: 4,
             kh: 3,
             kw: 3,
-            p: params([1, 1], [1, 1], [1, 1]),
+            p: params([2, 2], [1, 1], [1, 1]),
             bias: true,
         },
         // Parallel 1x1 (pointwise) path.
@@ -267,6 +268,85 @@ fn conv2d_matches_direct_convolution_on_edge_cases() {
     ];
     for (i, case) in cases.iter().enumerate() {
         check(case, i as u64);
+    }
+}
+
+#[test]
+fn conv2d_winograd_path_matches_direct_convolution() {
+    // 3x3, stride 1, no dilation, at least 8 channels on both sides: Winograd F(2x2, 3x3) for
+    // the forward, the weight gradient and (through the flipped kernel) the input gradient.
+    let s1 = |p: [usize; 2]| params([1, 1], p, [1, 1]);
+    let cases = [
+        Case {
+            n: 2,
+            cin: 8,
+            h: 7,
+            w: 5,
+            cout: 9,
+            kh: 3,
+            kw: 3,
+            p: s1([1, 1]),
+            bias: true,
+        },
+        Case {
+            n: 1,
+            cin: 9,
+            h: 6,
+            w: 9,
+            cout: 8,
+            kh: 3,
+            kw: 3,
+            p: s1([0, 0]),
+            bias: false,
+        },
+        Case {
+            n: 1,
+            cin: 8,
+            h: 5,
+            w: 8,
+            cout: 8,
+            kh: 3,
+            kw: 3,
+            p: s1([2, 1]),
+            bias: true,
+        },
+        Case {
+            n: 2,
+            cin: 8,
+            h: 3,
+            w: 3,
+            cout: 8,
+            kh: 3,
+            kw: 3,
+            p: s1([0, 2]),
+            bias: true,
+        },
+        Case {
+            n: 1,
+            cin: 8,
+            h: 1,
+            w: 12,
+            cout: 8,
+            kh: 3,
+            kw: 3,
+            p: s1([1, 1]),
+            bias: false,
+        },
+        // Several blocks of tile rows per image, parallel path.
+        Case {
+            n: 3,
+            cin: 32,
+            h: 41,
+            w: 37,
+            cout: 16,
+            kh: 3,
+            kw: 3,
+            p: s1([1, 1]),
+            bias: true,
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        check(case, 500 + i as u64);
     }
 }
 

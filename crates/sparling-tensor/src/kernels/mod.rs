@@ -3,3 +3,4 @@
 pub mod elementwise;
 pub mod gemm;
 pub mod par;
+pub mod simd;

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::im2col::{col2im_add, im2col};
 use super::params::ConvGeom;
+use super::winograd;
 use crate::kernels::gemm::{PAR_MIN_FLOPS, gemm};
 
 /// The image `n` of a `(n, c, plane)` buffer as a `(c, plane)` matrix.
@@ -44,6 +45,9 @@ fn run_items<T: Send>(items: Vec<T>, flops: usize, f: impl Fn(&mut Vec<f32>, T) 
 /// Forward convolution: `x` is `(n, cin, h, w)`, `w` is `(cout, k)`, `bias` is `(cout)`;
 /// returns `y` as `(n, cout, ho, wo)`.
 pub(crate) fn conv_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::winograd_fwd(g, x, w, bias);
+    }
     let plane = g.out_plane();
     let mut y = vec![0.0f32; g.n * g.cout * plane];
     if y.is_empty() {
@@ -140,6 +144,9 @@ fn conv_bwd_bias(g: &ConvGeom, dy: &[f32]) -> Vec<f32> {
 }
 
 fn conv_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::winograd_bwd_weight(g, dy, x);
+    }
     let k = g.k();
     let plane = g.out_plane();
     let per_image = |buf: &mut Vec<f32>, n: usize| -> Array2<f32> {

@@ -6,5 +6,6 @@ mod conv2d;
 mod im2col;
 mod kernel;
 mod params;
+mod winograd;
 
 pub use params::{Conv1dParams, Conv2dParams};

@@ -1,0 +1,686 @@
+//! Winograd F(2x2, 3x3) for 3x3, stride-1, undilated convolutions (any padding): the forward
+//! pass, the input gradient (a forward pass with the flipped kernel) and the weight gradient.
+//!
+//! Each 2x2 output tile is `A^T [U ⊙ V] A` with `U = G g G^T` (the transformed 3x3 kernel) and
+//! `V = B^T d B` (the transformed 4x4 input tile): 16 multiplications instead of 36, so the
+//! GEMM work drops 2.25-fold. Over channels, each of the 16 transformed positions `xi` is one
+//! GEMM `M[xi] (cout x T) = U[xi] (cout x cin) V[xi] (cin x T)` over a block of `T` tiles.
+//! Blocks are a few tile rows, so the transformed input and output stay in cache.
+//!
+//! The transforms are written as whole-row vector operations: the columns of a tile row are
+//! split into even and odd entries so that every tile's four columns are `even[t], odd[t],
+//! even[t+1], odd[t+1]`, and each of the 16 transformed values is a contiguous loop over tiles.
+//!
+//! Weight gradient: with `Y = A^T M A`, `dM = A dY A^T` per tile, `dU[xi] = sum over tiles of
+//! dM[xi] V[xi]^T` (a GEMM per block, blocks and images added in a fixed order) and
+//! `dg = G^T dU G`.
+
+use ndarray::{Array3, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis};
+use rayon::prelude::*;
+
+use super::params::ConvGeom;
+use crate::kernels::gemm::{PAR_MIN_FLOPS, gemm};
+
+/// Both channel counts must reach this for the Winograd path to pay off (the GEMMs have
+/// `cin` as their inner dimension).
+const MIN_CHANNELS: usize = 8;
+
+/// Target bytes of one block's transformed input and output (`16 (cin + cout) T` floats):
+/// about the L2 cache of one core. For 64 -> 64 channels on 100-wide maps that is 5 tile rows
+/// (250 tiles), where the GEMMs are wide enough to run near full speed (measured: 1 MiB
+/// blocks were ~15% slower, 4 MiB no faster).
+const BLOCK_BYTES: usize = 2 * 1024 * 1024;
+
+/// True if the Winograd kernels handle this convolution.
+pub(crate) fn applies(g: &ConvGeom) -> bool {
+    g.kh == 3
+        && g.kw == 3
+        && g.sh == 1
+        && g.sw == 1
+        && g.dh == 1
+        && g.dw == 1
+        && g.cin >= MIN_CHANNELS
+        && g.cout >= MIN_CHANNELS
+        && g.ho > 0
+        && g.wo > 0
+}
+
+/// Tile grid of one image and its blocking.
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    /// Tile rows and columns (`ceil(ho / 2)`, `ceil(wo / 2)`).
+    th: usize,
+    tw: usize,
+    /// Tile rows per block.
+    rows: usize,
+}
+
+impl Grid {
+    fn new(g: &ConvGeom) -> Grid {
+        let (th, tw) = (g.ho.div_ceil(2), g.wo.div_ceil(2));
+        let per_row = 16 * (g.cin + g.cout) * tw * 4;
+        Grid {
+            th,
+            tw,
+            rows: (BLOCK_BYTES / per_row.max(1)).clamp(1, th.max(1)),
+        }
+    }
+
+    /// `[ty0, ty1)` tile-row ranges of the blocks, in order.
+    fn blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.th)
+            .step_by(self.rows)
+            .map(|t0| (t0, (t0 + self.rows).min(self.th)))
+    }
+}
+
+/// `U = G g G^T` for every `(co, ci)`: 16 matrices `(cout, cin)`, position-major.
+fn transform_weights(g: &ConvGeom, w: &[f32]) -> Vec<f32> {
+    let (cout, cin) = (g.cout, g.cin);
+    let mut u = vec![0.0f32; 16 * cout * cin];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let k = &w[(co * cin + ci) * 9..(co * cin + ci + 1) * 9];
+            // G k: 4 x 3.
+            let mut gk = [[0.0f32; 3]; 4];
+            for b in 0..3 {
+                let (k0, k1, k2) = (k[b], k[3 + b], k[6 + b]);
+                gk[0][b] = k0;
+                gk[1][b] = 0.5 * (k0 + k1 + k2);
+                gk[2][b] = 0.5 * (k0 - k1 + k2);
+                gk[3][b] = k2;
+            }
+            // (G k) G^T: 4 x 4.
+            for (i, r) in gk.iter().enumerate() {
+                let vals = [
+                    r[0],
+                    0.5 * (r[0] + r[1] + r[2]),
+                    0.5 * (r[0] - r[1] + r[2]),
+                    r[2],
+                ];
+                for (j, &v) in vals.iter().enumerate() {
+                    u[((i * 4 + j) * cout + co) * cin + ci] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// `dg = G^T dU G` for every `(co, ci)`: the adjoint of [`transform_weights`].
+fn transform_weights_adjoint(g: &ConvGeom, du: &[f32]) -> Vec<f32> {
+    let (cout, cin) = (g.cout, g.cin);
+    let mut dw = vec![0.0f32; cout * cin * 9];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let d = |i: usize, j: usize| du[((i * 4 + j) * cout + co) * cin + ci];
+            // dU G: 4 x 3, with G^T rows [1, .5, .5, 0], [0, .5, -.5, 0], [0, .5, .5, 1].
+            let mut r = [[0.0f32; 3]; 4];
+            for (i, ri) in r.iter_mut().enumerate() {
+                let (d0, d1, d2, d3) = (d(i, 0), d(i, 1), d(i, 2), d(i, 3));
+                ri[0] = d0 + 0.5 * (d1 + d2);
+                ri[1] = 0.5 * (d1 - d2);
+                ri[2] = 0.5 * (d1 + d2) + d3;
+            }
+            let out = &mut dw[(co * cin + ci) * 9..(co * cin + ci + 1) * 9];
+            for b in 0..3 {
+                let (r0, r1, r2, r3) = (r[0][b], r[1][b], r[2][b], r[3][b]);
+                out[b] = r0 + 0.5 * (r1 + r2);
+                out[3 + b] = 0.5 * (r1 - r2);
+                out[6 + b] = 0.5 * (r1 + r2) + r3;
+            }
+        }
+    }
+    dw
+}
+
+/// Scratch rows of the transforms (each `tw + 1` long, `2 tw + 2` for `padded`).
+struct Rows {
+    /// Four zero-padded input rows.
+    padded: [Vec<f32>; 4],
+    /// Even / odd columns of the four vertically transformed rows.
+    even: [Vec<f32>; 4],
+    odd: [Vec<f32>; 4],
+}
+
+impl Rows {
+    fn new(tw: usize) -> Rows {
+        let row = |len: usize| vec![0.0f32; len];
+        Rows {
+            padded: [0; 4].map(|_| row(2 * tw + 2)),
+            even: [0; 4].map(|_| row(tw + 1)),
+            odd: [0; 4].map(|_| row(tw + 1)),
+        }
+    }
+}
+
+/// `out = a + b` (`add`) or `out = a - b`, elementwise.
+#[inline(always)]
+fn combine(out: &mut [f32], a: &[f32], b: &[f32], add: bool) {
+    let n = out.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    if add {
+        for i in 0..n {
+            out[i] = a[i] + b[i];
+        }
+    } else {
+        for i in 0..n {
+            out[i] = a[i] - b[i];
+        }
+    }
+}
+
+/// Splits `src` (`2 n` values) into its even and odd entries.
+#[inline(always)]
+fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+    let n = even.len();
+    let (src, odd) = (&src[..2 * n], &mut odd[..n]);
+    for i in 0..n {
+        even[i] = src[2 * i];
+        odd[i] = src[2 * i + 1];
+    }
+}
+
+/// The rows `(a, b, add)` of `B^T`: `t = d_a + d_b` or `d_a - d_b`
+/// (`B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]]`).
+const BT: [(usize, usize, bool); 4] = [(0, 2, false), (1, 2, true), (2, 1, false), (1, 3, false)];
+
+#[inline(always)]
+fn input_transform_body(
+    g: &ConvGeom,
+    tw: usize,
+    x: &[f32],
+    ty0: usize,
+    ty1: usize,
+    v: &mut [f32],
+    s: &mut Rows,
+) {
+    let t_len = (ty1 - ty0) * tw;
+    let plane = g.in_plane();
+    let mut vk: Vec<&mut [f32]> = v.chunks_exact_mut(g.cin * t_len).collect();
+    // Input columns [lo, hi) of a padded row hold data; padded column c is input c - pw.
+    let lo = g.pw.min(2 * tw + 2);
+    let hi = (g.pw + g.w).min(2 * tw + 2);
+    for ci in 0..g.cin {
+        let xp = &x[ci * plane..(ci + 1) * plane];
+        for ty in ty0..ty1 {
+            for (k, p) in s.padded.iter_mut().enumerate() {
+                let r = (2 * ty + k) as isize - g.ph as isize;
+                if r < 0 || r >= g.h as isize || hi <= lo {
+                    p.fill(0.0);
+                    continue;
+                }
+                let row = &xp[r as usize * g.w..(r as usize + 1) * g.w];
+                p[..lo].fill(0.0);
+                p[lo..hi].copy_from_slice(&row[..hi - lo]);
+                p[hi..].fill(0.0);
+            }
+            // Vertical B^T on whole padded rows, then split into even / odd columns.
+            for (i, &(a, b, add)) in BT.iter().enumerate() {
+                let (pa, pb) = (&s.padded[a], &s.padded[b]);
+                let len = 2 * tw + 2;
+                let (ev, od) = (&mut s.even[i], &mut s.odd[i]);
+                let (pa, pb) = (&pa[..len], &pb[..len]);
+                let (ev, od) = (&mut ev[..tw + 1], &mut od[..tw + 1]);
+                if add {
+                    for t in 0..tw + 1 {
+                        ev[t] = pa[2 * t] + pb[2 * t];
+                        od[t] = pa[2 * t + 1] + pb[2 * t + 1];
+                    }
+                } else {
+                    for t in 0..tw + 1 {
+                        ev[t] = pa[2 * t] - pb[2 * t];
+                        od[t] = pa[2 * t + 1] - pb[2 * t + 1];
+                    }
+                }
+            }
+            // Horizontal: tile t has columns (even[t], odd[t], even[t+1], odd[t+1]).
+            let off = ci * t_len + (ty - ty0) * tw;
+            for i in 0..4 {
+                let (te, to) = (&s.even[i][..tw + 1], &s.odd[i][..tw + 1]);
+                let [v0, v1, v2, v3] = &mut vk[4 * i..4 * i + 4] else {
+                    unreachable!("16 transformed positions")
+                };
+                let v0 = &mut v0[off..off + tw];
+                let v1 = &mut v1[off..off + tw];
+                let v2 = &mut v2[off..off + tw];
+                let v3 = &mut v3[off..off + tw];
+                for t in 0..tw {
+                    let (e0, d0, e1, d1) = (te[t], to[t], te[t + 1], to[t + 1]);
+                    v0[t] = e0 - e1;
+                    v1[t] = d0 + e1;
+                    v2[t] = e1 - d0;
+                    v3[t] = d0 - d1;
+                }
+            }
+        }
+    }
+}
+
+crate::multiversion!(
+    /// `V = B^T d B` for tile rows `[ty0, ty1)` of one image `x` (`cin h w`), written to `v`
+    /// (16 matrices `(cin, T)`, position-major, tile index `(ty - ty0) tw + tx`).
+    fn input_transform = input_transform_body(
+        g: &ConvGeom,
+        tw: usize,
+        x: &[f32],
+        ty0: usize,
+        ty1: usize,
+        v: &mut [f32],
+        s: &mut Rows,
+    )
+);
+
+#[inline(always)]
+fn output_transform_body(
+    g: &ConvGeom,
+    tw: usize,
+    m: &[f32],
+    ty0: usize,
+    ty1: usize,
+    bias: Option<&[f32]>,
+    y: &mut ArrayViewMut3<'_, f32>,
+    s: &mut Rows,
+) {
+    let t_len = (ty1 - ty0) * tw;
+    let mk: Vec<&[f32]> = m.chunks_exact(g.cout * t_len).collect();
+    let full = g.wo / 2;
+    for co in 0..g.cout {
+        let b = bias.map_or(0.0, |b| b[co]);
+        for ty in ty0..ty1 {
+            let off = co * t_len + (ty - ty0) * tw;
+            let mm = |i: usize, j: usize| &mk[4 * i + j][off..off + tw];
+            for a in 0..2 {
+                let oy = 2 * ty + a;
+                if oy >= g.ho {
+                    break;
+                }
+                // Vertical A^T row a: s_j = m0j + m1j + m2j (a = 0) or m1j - m2j - m3j (a = 1).
+                for j in 0..4 {
+                    let sj = &mut s.even[j][..tw];
+                    let (m0, m1, m2, m3) = (mm(0, j), mm(1, j), mm(2, j), mm(3, j));
+                    if a == 0 {
+                        for t in 0..tw {
+                            sj[t] = m0[t] + m1[t] + m2[t];
+                        }
+                    } else {
+                        for t in 0..tw {
+                            sj[t] = m1[t] - m2[t] - m3[t];
+                        }
+                    }
+                }
+                // Horizontal A^T: columns 2t and 2t + 1 of the tile.
+                let (s0, s1) = (&s.even[0][..tw], &s.even[1][..tw]);
+                let (s2, s3) = (&s.even[2][..tw], &s.even[3][..tw]);
+                let mut row = y.slice_mut(ndarray::s![co, oy - 2 * ty0, ..]);
+                let out = row.as_slice_mut().expect("contiguous output row");
+                let pairs = &mut out[..2 * full];
+                for t in 0..full {
+                    pairs[2 * t] = s0[t] + s1[t] + s2[t] + b;
+                    pairs[2 * t + 1] = s1[t] - s2[t] - s3[t] + b;
+                }
+                if g.wo % 2 == 1 {
+                    out[2 * full] = s0[full] + s1[full] + s2[full] + b;
+                }
+            }
+        }
+    }
+}
+
+crate::multiversion!(
+    /// `Y = A^T M A` for tile rows `[ty0, ty1)`: reads `m` (16 matrices `(cout, T)`) and
+    /// writes output rows `[2 ty0, min(2 ty1, ho))` of `y` (a `(cout, rows, wo)` view), plus
+    /// the bias.
+    fn output_transform = output_transform_body(
+        g: &ConvGeom,
+        tw: usize,
+        m: &[f32],
+        ty0: usize,
+        ty1: usize,
+        bias: Option<&[f32]>,
+        y: &mut ArrayViewMut3<'_, f32>,
+        s: &mut Rows,
+    )
+);
+
+#[inline(always)]
+fn output_transform_adjoint_body(
+    g: &ConvGeom,
+    tw: usize,
+    dy: &[f32],
+    ty0: usize,
+    ty1: usize,
+    dm: &mut [f32],
+    s: &mut Rows,
+) {
+    let t_len = (ty1 - ty0) * tw;
+    let plane = g.out_plane();
+    let mut dk: Vec<&mut [f32]> = dm.chunks_exact_mut(g.cout * t_len).collect();
+    for co in 0..g.cout {
+        let dyp = &dy[co * plane..(co + 1) * plane];
+        for ty in ty0..ty1 {
+            // even[a] / odd[a]: even / odd columns of output row 2ty + a (0 outside).
+            for a in 0..2 {
+                let oy = 2 * ty + a;
+                let p = &mut s.padded[a];
+                p[g.wo..].fill(0.0);
+                if oy >= g.ho {
+                    p.fill(0.0);
+                } else {
+                    p[..g.wo].copy_from_slice(&dyp[oy * g.wo..(oy + 1) * g.wo]);
+                }
+                let (e, o) = (&mut s.even[a][..tw], &mut s.odd[a][..tw]);
+                deinterleave(&p[..2 * tw], e, o);
+            }
+            let off = co * t_len + (ty - ty0) * tw;
+            // Per column j: q_a = (y_a0, y_a0 + y_a1, y_a0 - y_a1, -y_a1)[j]; then
+            // dM[i][j] = (q_0, q_0 + q_1, q_0 - q_1, -q_1)[i].
+            for j in 0..4 {
+                let [_, _, q0, q1] = &mut s.padded;
+                let (q0, q1) = (&mut q0[..tw], &mut q1[..tw]);
+                for (a, q) in [q0, q1].into_iter().enumerate() {
+                    let (ya0, ya1) = (&s.even[a][..tw], &s.odd[a][..tw]);
+                    match j {
+                        0 => q.copy_from_slice(ya0),
+                        1 => combine(q, ya0, ya1, true),
+                        2 => combine(q, ya0, ya1, false),
+                        _ => {
+                            for t in 0..tw {
+                                q[t] = -ya1[t];
+                            }
+                        }
+                    }
+                }
+                let (q0, q1) = (&s.padded[2][..tw], &s.padded[3][..tw]);
+                for i in 0..4 {
+                    let d = &mut dk[4 * i + j][off..off + tw];
+                    match i {
+                        0 => d.copy_from_slice(q0),
+                        1 => combine(d, q0, q1, true),
+                        2 => combine(d, q0, q1, false),
+                        _ => {
+                            for t in 0..tw {
+                                d[t] = -q1[t];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+crate::multiversion!(
+    /// `dM = A dY A^T` for tile rows `[ty0, ty1)` of one image's output gradient `dy`
+    /// (`cout ho wo`), into `dm` (16 matrices `(cout, T)`); entries outside the output are 0.
+    fn output_transform_adjoint = output_transform_adjoint_body(
+        g: &ConvGeom,
+        tw: usize,
+        dy: &[f32],
+        ty0: usize,
+        ty1: usize,
+        dm: &mut [f32],
+        s: &mut Rows,
+    )
+);
+
+/// Per-task scratch buffers.
+#[derive(Default)]
+struct Scratch {
+    v: Vec<f32>,
+    m: Vec<f32>,
+    rows: Option<Rows>,
+}
+
+impl Scratch {
+    /// Sizes the buffers for a block of `t_len` tiles; returns `(v, m, rows)`.
+    fn prepare(
+        &mut self,
+        g: &ConvGeom,
+        grid: &Grid,
+        t_len: usize,
+    ) -> (&mut [f32], &mut [f32], &mut Rows) {
+        self.v.resize(16 * g.cin * t_len, 0.0);
+        self.m.resize(16 * g.cout * t_len, 0.0);
+        if self
+            .rows
+            .as_ref()
+            .is_none_or(|r| r.even[0].len() != grid.tw + 1)
+        {
+            self.rows = Some(Rows::new(grid.tw));
+        }
+        let rows = self.rows.as_mut().expect("just set");
+        (
+            &mut self.v[..16 * g.cin * t_len],
+            &mut self.m[..16 * g.cout * t_len],
+            rows,
+        )
+    }
+}
+
+/// Forward convolution by Winograd F(2x2, 3x3): `x` `(n, cin, h, w)`, `w` `(cout, cin, 3, 3)`,
+/// `bias` `(cout)`; returns `(n, cout, ho, wo)`.
+pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    debug_assert!(applies(g));
+    let grid = Grid::new(g);
+    let u = transform_weights(g, w);
+    let mut y = vec![0.0f32; g.n * g.cout * g.out_plane()];
+    if y.is_empty() {
+        return y;
+    }
+    // Work items: (image, tile rows [ty0, ty1), output rows view).
+    let mut items = Vec::new();
+    for (n, y_img) in y.chunks_exact_mut(g.cout * g.out_plane()).enumerate() {
+        let mut rest = ArrayViewMut3::from_shape((g.cout, g.ho, g.wo), y_img).expect("image");
+        for (ty0, ty1) in grid.blocks() {
+            let rows = (2 * ty1).min(g.ho) - 2 * ty0;
+            let (blk, tail) = rest.split_at(Axis(1), rows);
+            items.push((n, ty0, ty1, blk));
+            rest = tail;
+        }
+    }
+    let in_len = g.cin * g.in_plane();
+    let work =
+        |sc: &mut Scratch,
+         (n, ty0, ty1, mut blk): (usize, usize, usize, ArrayViewMut3<'_, f32>)| {
+            let t_len = (ty1 - ty0) * grid.tw;
+            let (v, m, rows) = sc.prepare(g, &grid, t_len);
+            input_transform(
+                g,
+                grid.tw,
+                &x[n * in_len..(n + 1) * in_len],
+                ty0,
+                ty1,
+                v,
+                rows,
+            );
+            let (cc, oc) = (g.cin * g.cout, g.cout * t_len);
+            for xi in 0..16 {
+                let uk = ArrayView2::from_shape((g.cout, g.cin), &u[xi * cc..][..cc]).expect("U");
+                let vk = ArrayView2::from_shape(
+                    (g.cin, t_len),
+                    &v[xi * g.cin * t_len..][..g.cin * t_len],
+                )
+                .expect("V");
+                let mk =
+                    ArrayViewMut2::from_shape((g.cout, t_len), &mut m[xi * oc..][..oc]).expect("M");
+                gemm(1.0, uk, vk, 0.0, mk);
+            }
+            output_transform(g, grid.tw, m, ty0, ty1, bias, &mut blk, rows);
+        };
+    if g.flops() >= PAR_MIN_FLOPS {
+        items.into_par_iter().for_each_init(Scratch::default, work);
+    } else {
+        let mut sc = Scratch::default();
+        for item in items {
+            work(&mut sc, item);
+        }
+    }
+    y
+}
+
+/// Weight gradient by Winograd: `dW = sum_n G^T (sum_tiles dM V^T) G`, per image partials
+/// added in image order (deterministic). Returns `(cout, cin, 3, 3)`.
+pub(crate) fn winograd_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f32> {
+    debug_assert!(applies(g));
+    let grid = Grid::new(g);
+    let in_len = g.cin * g.in_plane();
+    let out_len = g.cout * g.out_plane();
+    let per_image = |sc: &mut Scratch, n: usize| -> Array3<f32> {
+        let mut du = Array3::<f32>::zeros((16, g.cout, g.cin));
+        for (ty0, ty1) in grid.blocks() {
+            let t_len = (ty1 - ty0) * grid.tw;
+            let (v, m, rows) = sc.prepare(g, &grid, t_len);
+            input_transform(
+                g,
+                grid.tw,
+                &x[n * in_len..(n + 1) * in_len],
+                ty0,
+                ty1,
+                v,
+                rows,
+            );
+            let dy_img = &dy[n * out_len..(n + 1) * out_len];
+            output_transform_adjoint(g, grid.tw, dy_img, ty0, ty1, m, rows);
+            for (xi, duk) in du.outer_iter_mut().enumerate() {
+                let vk = ArrayView2::from_shape(
+                    (g.cin, t_len),
+                    &v[xi * g.cin * t_len..][..g.cin * t_len],
+                )
+                .expect("V");
+                let mk = ArrayView2::from_shape(
+                    (g.cout, t_len),
+                    &m[xi * g.cout * t_len..][..g.cout * t_len],
+                )
+                .expect("dM");
+                // dU[xi] += dM[xi] V[xi]^T, blocks in increasing order.
+                gemm(1.0, mk, vk.t(), 1.0, duk);
+            }
+        }
+        du
+    };
+    let partials: Vec<Array3<f32>> = if g.flops() >= PAR_MIN_FLOPS {
+        (0..g.n)
+            .into_par_iter()
+            .map_init(Scratch::default, per_image)
+            .collect()
+    } else {
+        let mut sc = Scratch::default();
+        (0..g.n).map(|n| per_image(&mut sc, n)).collect()
+    };
+    let mut du = Array3::<f32>::zeros((16, g.cout, g.cin));
+    for p in &partials {
+        du += p;
+    }
+    transform_weights_adjoint(g, du.as_slice().expect("standard"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::conv::Conv2dParams;
+    use crate::ops::conv::im2col::im2col;
+    use crate::testing::random_array;
+
+    fn vec_of(shape: &[usize], seed: u64) -> Vec<f32> {
+        random_array(shape, seed).into_raw_vec_and_offset().0
+    }
+
+    /// Forward by im2col + naive GEMM in f64.
+    fn reference_fwd(g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let (k, plane) = (g.k(), g.out_plane());
+        let mut y = vec![0.0f32; g.n * g.cout * plane];
+        let mut cols = vec![0.0f32; k * plane];
+        for n in 0..g.n {
+            im2col(
+                g,
+                &x[n * g.cin * g.in_plane()..][..g.cin * g.in_plane()],
+                0,
+                g.ho,
+                &mut cols,
+            );
+            for co in 0..g.cout {
+                for p in 0..plane {
+                    let acc: f64 = (0..k)
+                        .map(|q| w[co * k + q] as f64 * cols[q * plane + p] as f64)
+                        .sum();
+                    y[(n * g.cout + co) * plane + p] = acc as f32;
+                }
+            }
+        }
+        y
+    }
+
+    fn geom(n: usize, cin: usize, cout: usize, h: usize, w: usize, pad: [usize; 2]) -> ConvGeom {
+        let p = Conv2dParams {
+            padding: pad,
+            ..Default::default()
+        };
+        ConvGeom::new("t", [n, cin, h, w], [cout, cin, 3, 3], p)
+    }
+
+    #[test]
+    fn winograd_forward_matches_direct() {
+        for (i, g) in [
+            geom(2, 8, 9, 7, 5, [1, 1]),
+            geom(1, 9, 8, 6, 6, [0, 0]),
+            geom(1, 8, 8, 5, 8, [2, 1]),
+            geom(1, 8, 8, 3, 3, [0, 2]),
+            geom(3, 16, 8, 12, 11, [1, 1]),
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert!(applies(g));
+            let x = vec_of(&[g.n * g.cin * g.in_plane()], 2 * i as u64);
+            let w = vec_of(&[g.cout * g.k()], 2 * i as u64 + 1);
+            let b = vec_of(&[g.cout], 99);
+            let mut want = reference_fwd(g, &x, &w);
+            for (j, v) in want.iter_mut().enumerate() {
+                *v += b[(j / g.out_plane()) % g.cout];
+            }
+            let got = winograd_fwd(g, &x, &w, Some(&b));
+            for (j, (a, r)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (a - r).abs() < 1e-4 * (1.0 + r.abs()),
+                    "{g:?} element {j}: {a} vs {r}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_weight_gradient_is_the_adjoint_of_the_forward() {
+        // <conv(x, w), dy> is linear in w, so its gradient dW must satisfy
+        // <dW, w'> = <conv(x, w'), dy> for any w'.
+        for (i, g) in [geom(2, 8, 9, 7, 5, [1, 1]), geom(1, 8, 8, 6, 9, [0, 2])]
+            .iter()
+            .enumerate()
+        {
+            let x = vec_of(&[g.n * g.cin * g.in_plane()], 10 + i as u64);
+            let dy = vec_of(&[g.n * g.cout * g.out_plane()], 20 + i as u64);
+            let w2 = vec_of(&[g.cout * g.k()], 30 + i as u64);
+            let dw = winograd_bwd_weight(g, &dy, &x);
+            let lhs: f64 = dw.iter().zip(&w2).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let y = reference_fwd(g, &x, &w2);
+            let rhs: f64 = y.iter().zip(&dy).map(|(a, b)| *a as f64 * *b as f64).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * (1.0 + rhs.abs()),
+                "{g:?}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn winograd_weight_transform_adjoint_matches_definition() {
+        // <G g G^T, dU> = <g, G^T dU G> for random g and dU.
+        let g = geom(1, 8, 8, 4, 4, [1, 1]);
+        let w = vec_of(&[g.cout * g.k()], 1);
+        let du = vec_of(&[16 * g.cout * g.cin], 2);
+        let u = transform_weights(&g, &w);
+        let dw = transform_weights_adjoint(&g, &du);
+        let lhs: f64 = u.iter().zip(&du).map(|(a, b)| *a as f64 * *b as f64).sum();
+        let rhs: f64 = w.iter().zip(&dw).map(|(a, b)| *a as f64 * *b as f64).sum();
+        assert!((lhs - rhs).abs() < 1e-3, "{lhs} vs {rhs}");
+    }
+}
