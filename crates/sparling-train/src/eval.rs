@@ -171,7 +171,11 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     let config = &last.model.config;
     let domain = DigitCircle::new(config.domain.clone())?;
     let channels = config.model.motif_channels;
-    let dmin = min_density(&domain, channels, 1000);
+    // The exact E[#motifs] when the domain knows it (DigitCircle: 4.5), else an estimate.
+    let dmin = match domain.expected_motifs() {
+        Some(m) => m / (domain.positions() * channels) as f64,
+        None => min_density(&domain, channels, 1000),
+    };
     let (initial, factor) = match config.schedule {
         crate::config::ScheduleConfig::Annealing {
             initial_density,

@@ -1,0 +1,121 @@
+//! The smallest stage of `cargo xtask reproduce --quick`, end to end through the binary:
+//! preset -> train (bounded) -> eval -> report, plus resume and bad-config handling.
+
+use std::path::Path;
+use std::process::Command;
+
+fn sparling(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sparling"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("the sparling binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = sparling(args);
+    assert!(
+        out.status.success(),
+        "sparling {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn quick_pipeline_runs_end_to_end() {
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("runs").join("sparling-seed0");
+    std::fs::create_dir_all(&run).unwrap();
+    let cfg = run.join("config.json");
+    ok(&[
+        "preset",
+        "--profile",
+        "quick",
+        "--experiment",
+        "sparling",
+        "--out",
+        s(&cfg),
+    ]);
+
+    // Two bounded sessions: the second resumes from the first one's checkpoint.
+    for _ in 0..2 {
+        let out = sparling(&[
+            "train",
+            "--config",
+            s(&cfg),
+            "--out",
+            s(&run),
+            "--quiet",
+            "--max-steps",
+            "30",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    assert_eq!(
+        log.lines().count(),
+        1,
+        "60 steps x 8 samples = one validation every 400"
+    );
+
+    let eval_dir = run.join("eval");
+    let printed = ok(&[
+        "eval",
+        "--run",
+        s(&run),
+        "--samples",
+        "20",
+        "--curve-samples",
+        "10",
+        "--out",
+        s(&eval_dir),
+    ]);
+    assert!(printed.contains("FPE"), "{printed}");
+    for f in ["eval.json", "motifs.png", "confusion.png"] {
+        assert!(eval_dir.join(f).exists(), "{f} missing");
+    }
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval_dir.join("eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(eval["headline"]["samples"], 20);
+    assert_eq!(eval["reached_operating_point"], false);
+
+    let report = ok(&["report", "--root", s(root.path())]);
+    assert!(report.trim().ends_with("report.md"));
+    let md = std::fs::read_to_string(root.path().join("report.md")).unwrap();
+    assert!(md.contains("| sparling | 1 |"), "{md}");
+    assert!(root.path().join("report.json").exists());
+    assert!(root.path().join("training_accuracy.png").exists());
+}
+
+#[test]
+fn bad_config_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.json");
+    ok(&["preset", "--profile", "quick", "--out", s(&cfg)]);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("\"batch_size\": 8", "\"batch_size\": 0");
+    std::fs::write(&cfg, text).unwrap();
+    let out = sparling(&[
+        "train",
+        "--config",
+        s(&cfg),
+        "--out",
+        s(&dir.path().join("run")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("batch_size"), "{err}");
+}
