@@ -31,7 +31,23 @@ enum Command {
     Report(commands::report::Args),
 }
 
+/// Training allocates and frees many activation buffers of several MB per step. glibc serves
+/// those with fresh `mmap`s, so every step pays page faults and zeroing for memory it just
+/// returned; keeping them on the heap lets malloc reuse the pages.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: mallopt only adjusts allocator parameters; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() -> anyhow::Result<()> {
+    tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Info => commands::info::run(),
