@@ -10,9 +10,10 @@
 //! * `db[co] = sum over images and positions of dy`, in f64, in a fixed order;
 //! * `dW = sum_n dy_n cols_n^T`: one partial per image (tiles accumulated in order), then the
 //!   partials are added in image order, so the bits do not depend on the thread count;
-//! * `dx`: for stride 1 (padding at most the dilated kernel reach) it is the forward
-//!   convolution of `dy` with the flipped, transposed kernel (im2col + GEMM again, no scatter);
-//!   otherwise per image `col2im(W^T dy)` tile by tile.
+//! * `dx`: for stride 1 (padding at most the dilated kernel reach) and `cin >= cout` (or when
+//!   Winograd applies) it is the forward convolution of `dy` with the flipped, transposed
+//!   kernel (im2col + GEMM or Winograd again, no scatter); otherwise per image
+//!   `col2im(W^T dy)` tile by tile.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rayon::prelude::*;
@@ -191,7 +192,14 @@ fn conv_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f32> {
 
 fn conv_bwd_input(g: &ConvGeom, dy: &[f32], w: &[f32]) -> Vec<f32> {
     let wm = ArrayView2::from_shape((g.cout, g.k()), w).expect("weight matrix");
-    if let Some(t) = g.transposed_as_forward() {
+    // Stride 1: the input gradient is a forward convolution of dy with the flipped kernel
+    // (Winograd when it applies, else im2col of dy with k = cout kh kw and a GEMM with
+    // cin rows). When cin < cout that GEMM is thin and the im2col of dy large (1 -> 64
+    // channels: 576 rows for a single output row), so col2im of W^T dy is cheaper there.
+    let flipped = g
+        .transposed_as_forward()
+        .filter(|t| winograd::applies(t) || g.cin >= g.cout);
+    if let Some(t) = flipped {
         // dx = conv(dy, w') with w'[ci, co, i, j] = w[co, ci, kh-1-i, kw-1-j] (for a 1x1
         // kernel: dx_n = W^T dy_n, a pointwise convolution).
         let (kh, kw) = (g.kh, g.kw);
