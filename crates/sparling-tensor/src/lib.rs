@@ -21,6 +21,8 @@
 //! assert_eq!(grads.get(&x).unwrap().as_slice().unwrap(), &[1.0, 0.0, 1.0]);
 //! ```
 
+#![doc = include_str!("../README.md")]
+
 pub mod error;
 pub mod grad;
 pub mod kernels;

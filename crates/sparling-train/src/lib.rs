@@ -11,6 +11,8 @@
 //! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
 //!   the reproduction report.
 
+#![doc = include_str!("../README.md")]
+
 pub mod bottleneck;
 pub mod config;
 pub mod data;
