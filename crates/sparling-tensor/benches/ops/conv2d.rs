@@ -3,6 +3,7 @@
 //! residual units of the motif model). Throughput: `2 N Cout Cin 9 H W` for the forward, three
 //! times that for forward+backward (the input, weight and output all carry gradients).
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use sparling_tensor::Tensor;
 use sparling_tensor::ops::Conv2dParams;
@@ -21,9 +22,10 @@ fn cases() -> Vec<(usize, usize)> {
     out
 }
 
-pub fn bench(c: &mut Criterion) {
+/// Registers this module's groups; `prefix` ("" or "cpu_") starts every group name.
+pub fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let p = Conv2dParams::same(3);
-    let mut fwd = c.benchmark_group("conv2d_fwd_flop");
+    let mut fwd = c.benchmark_group(format!("{prefix}conv2d_fwd_flop"));
     for (cin, cout) in cases() {
         let label = format!("b{N}_c{cin}_{cout}_h{HW}_k3");
         let x = Tensor::new(random(&[N, cin, HW, HW], 1, 1.0));
@@ -37,7 +39,7 @@ pub fn bench(c: &mut Criterion) {
     }
     fwd.finish();
 
-    let mut both = c.benchmark_group("conv2d_fwd_bwd_flop");
+    let mut both = c.benchmark_group(format!("{prefix}conv2d_fwd_bwd_flop"));
     for (cin, cout) in cases() {
         let label = format!("b{N}_c{cin}_{cout}_h{HW}_k3");
         let x = Tensor::param(random(&[N, cin, HW, HW], 1, 1.0));

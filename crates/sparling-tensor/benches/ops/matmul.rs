@@ -1,13 +1,15 @@
 //! `matmul_flop/<shape>`: square and transformer-like products, 2-D and batched, forward only
 //! and forward+backward. Throughput: `2 m k n` per product (x3 with the backward).
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use sparling_tensor::Tensor;
 
 use super::random;
 
-pub fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("matmul_flop");
+/// Registers this module's groups; `prefix` ("" or "cpu_") starts every group name.
+pub fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut group = c.benchmark_group(format!("{prefix}matmul_flop"));
     // (label, lhs shape, rhs shape)
     let cases: [(&str, &[usize], &[usize]); 4] = [
         ("m256_k256_n256", &[256, 256], &[256, 256]),

@@ -7,6 +7,7 @@
 //! 1x1 conv (64 -> 10) with bias. The loss is a fixed random projection of the output (so the
 //! upstream gradient is not all ones).
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use sparling_tensor::Tensor;
 use sparling_tensor::ops::{BatchNormStats, Conv2dParams};
@@ -96,8 +97,9 @@ impl MotifG {
     }
 }
 
-pub fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("motif_g");
+/// Registers this module's groups; `prefix` ("" or "cpu_") starts every group name.
+pub fn bench<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let mut group = c.benchmark_group(format!("{prefix}motif_g"));
     let x = Tensor::new(random(&[BATCH, 1, HW, HW], 7, 1.0));
     let proj = random(&[BATCH, MOTIFS, HW, HW], 8, 1.0);
     let mut g = MotifG::new(1);
