@@ -15,6 +15,8 @@
 //! dM[xi] V[xi]^T` (a GEMM per block, blocks and images added in a fixed order) and
 //! `dg = G^T dU G`.
 
+use std::cell::RefCell;
+
 use ndarray::{Array3, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis};
 use rayon::prelude::*;
 
@@ -204,7 +206,16 @@ fn input_transform_body(
     for ci in 0..g.cin {
         let xp = &x[ci * plane..(ci + 1) * plane];
         for ty in ty0..ty1 {
-            for (k, p) in s.padded.iter_mut().enumerate() {
+            // Padded rows 2ty + 2 and 2ty + 3 of the previous tile row are rows 0 and 1 of
+            // this one: keep them and load only the two new rows.
+            let first_new = if ty > ty0 {
+                s.padded.swap(0, 2);
+                s.padded.swap(1, 3);
+                2
+            } else {
+                0
+            };
+            for (k, p) in s.padded.iter_mut().enumerate().skip(first_new) {
                 let r = (2 * ty + k) as isize - g.ph as isize;
                 if r < 0 || r >= g.h as isize || hi <= lo {
                     p.fill(0.0);
@@ -285,8 +296,9 @@ fn output_transform_body(
     let t_len = (ty1 - ty0) * tw;
     let mk: Vec<&[f32]> = m.chunks_exact(g.cout * t_len).collect();
     let full = g.wo / 2;
-    for co in 0..g.cout {
+    for (co, mut y_ch) in y.outer_iter_mut().enumerate() {
         let b = bias.map_or(0.0, |b| b[co]);
+        let y_ch = y_ch.as_slice_mut().expect("contiguous output rows");
         for ty in ty0..ty1 {
             let off = co * t_len + (ty - ty0) * tw;
             let mm = |i: usize, j: usize| &mk[4 * i + j][off..off + tw];
@@ -312,8 +324,7 @@ fn output_transform_body(
                 // Horizontal A^T: columns 2t and 2t + 1 of the tile.
                 let (s0, s1) = (&s.even[0][..tw], &s.even[1][..tw]);
                 let (s2, s3) = (&s.even[2][..tw], &s.even[3][..tw]);
-                let mut row = y.slice_mut(ndarray::s![co, oy - 2 * ty0, ..]);
-                let out = row.as_slice_mut().expect("contiguous output row");
+                let out = &mut y_ch[(oy - 2 * ty0) * g.wo..(oy - 2 * ty0 + 1) * g.wo];
                 let pairs = &mut out[..2 * full];
                 for t in 0..full {
                     pairs[2 * t] = s0[t] + s1[t] + s2[t] + b;
@@ -424,7 +435,7 @@ crate::multiversion!(
     )
 );
 
-/// Per-task scratch buffers.
+/// Scratch buffers of one thread.
 #[derive(Default)]
 struct Scratch {
     v: Vec<f32>,
@@ -456,6 +467,18 @@ impl Scratch {
             rows,
         )
     }
+}
+
+thread_local! {
+    /// Per-thread scratch of the Winograd kernels, kept between calls so that every block does
+    /// not allocate and zero its buffers again (about `BLOCK_BYTES` per thread).
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch. The kernels called inside never re-enter rayon, so
+/// the scratch is never borrowed twice.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with_borrow_mut(f)
 }
 
 /// Forward convolution by Winograd F(2x2, 3x3): `x` `(n, cin, h, w)`, `w` `(cout, cin, 3, 3)`,
@@ -509,12 +532,11 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
             output_transform(g, grid.tw, m, ty0, ty1, bias, &mut blk, rows);
         };
     if g.flops() >= PAR_MIN_FLOPS {
-        items.into_par_iter().for_each_init(Scratch::default, work);
+        items
+            .into_par_iter()
+            .for_each(|item| with_scratch(|sc| work(sc, item)));
     } else {
-        let mut sc = Scratch::default();
-        for item in items {
-            work(&mut sc, item);
-        }
+        with_scratch(|sc| items.into_iter().for_each(|item| work(sc, item)));
     }
     y
 }
@@ -562,11 +584,10 @@ pub(crate) fn winograd_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f3
     let partials: Vec<Array3<f32>> = if g.flops() >= PAR_MIN_FLOPS {
         (0..g.n)
             .into_par_iter()
-            .map_init(Scratch::default, per_image)
+            .map(|n| with_scratch(|sc| per_image(sc, n)))
             .collect()
     } else {
-        let mut sc = Scratch::default();
-        (0..g.n).map(|n| per_image(&mut sc, n)).collect()
+        with_scratch(|sc| (0..g.n).map(|n| per_image(sc, n)).collect())
     };
     let mut du = Array3::<f32>::zeros((16, g.cout, g.cin));
     for p in &partials {
