@@ -19,15 +19,15 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ndarray::{ArrayD, IxDyn};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sparling_tensor::ops::{Backward, BatchNormStats, GradSink, record};
 use sparling_tensor::{Tensor, is_grad_enabled};
 
 use crate::error::{Error, Result};
 use crate::kernel::Mask;
-use crate::kernel::apply::{Affine, MaskMode, affine_value, apply};
-use crate::kernel::layout::{ChannelLayout, TASK};
+use crate::kernel::apply::{Affine, MaskMode, affine_value, finish};
+use crate::kernel::backward::{DzCoef, bn_dz, bn_sums};
+use crate::kernel::layout::ChannelLayout;
 use crate::kernel::select::{kth_index, select};
 use crate::layer::{SparseConfig, SparseLayer, SparseState, ThresholdMode, momentum_update};
 use crate::op::contiguous;
@@ -291,9 +291,19 @@ impl BatchNormSparse {
         let gamma: Vec<f32> = (0..c).map(|i| w.as_ref().map_or(1.0, |w| w[i])).collect();
         let beta: Vec<f32> = (0..c).map(|i| b.as_ref().map_or(0.0, |b| b[i])).collect();
         let data = contiguous(x);
+        let needs = is_grad_enabled()
+            && (x.requires_grad()
+                || [weight, bias]
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p.requires_grad()));
         let mut stats = lock(&self.stats);
         let mut inner = self.sparse.lock();
         let density = inner.state.density;
+        let mode = MaskMode::for_density(needs, density, layout.len());
+        let len = layout.len();
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        let mut single = None;
         let p = layout.positions();
         let eps = stats.eps as f64;
         let (mean, inv_std) = if train {
@@ -303,7 +313,13 @@ impl BatchNormSparse {
                 .map(|&g| if g < 0.0 { p - k + 1 } else { k })
                 .collect();
             let pivots: Vec<f32> = (0..c).map(|ch| data[layout.flat_index(ch, 0)]).collect();
-            let (qz, moments) = select(&data, &layout, &ks, &mut inner.hints, Some(&pivots))?;
+            // At high sparsity (and with the thresholds about to move) the selection pass also
+            // zeroes the output: one pass over the data.
+            let zero =
+                (update && mode != MaskMode::Bits).then(|| &mut out.spare_capacity_mut()[..len]);
+            let sel = select(&data, &layout, &ks, &mut inner.hints, Some(&pivots), zero)?;
+            single = sel.single_pass;
+            let (qz, moments) = (sel.values, sel.moments);
             let m = p as f64;
             let mut mean = Vec::with_capacity(c);
             let mut inv_std = Vec::with_capacity(c);
@@ -347,18 +363,11 @@ impl BatchNormSparse {
         let (scale, shift): (Vec<f32>, Vec<f32>) = (0..c)
             .map(|ch| scale_shift(mean[ch], inv_std[ch], gamma[ch], beta[ch]))
             .unzip();
-        let needs = is_grad_enabled()
-            && (x.requires_grad()
-                || [weight, bias]
-                    .into_iter()
-                    .flatten()
-                    .any(|p| p.requires_grad()));
-        let mode = MaskMode::for_density(needs, density, layout.len());
         let affine = Affine {
             scale: &scale,
             shift: &shift,
         };
-        let (out, mask) = apply(&data, &layout, &t, Some(affine), mode);
+        let (out, mask) = finish(&data, &layout, &t, Some(affine), mode, single, out);
         drop(data);
         let out = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("output length");
         let mut parents: Vec<&Tensor> = vec![x];
@@ -420,60 +429,6 @@ struct BnSparseBackward {
     b_idx: Option<usize>,
 }
 
-impl BnSparseBackward {
-    /// Per channel `(sum(gy), sum(gy * xhat))` with `gy = g * mask`, `xhat = (z - mean) /
-    /// std`, in a fixed order (f64).
-    fn sums(&self, g: &[f32], z: Option<&[f32]>) -> Vec<(f64, f64)> {
-        let c_n = self.layout.channels;
-        let xhat = |i: usize, c: usize| -> f64 {
-            z.map_or(0.0, |z| ((z[i] - self.mean[c]) * self.inv_std[c]) as f64)
-        };
-        match &self.mask {
-            Mask::Sparse(idx) => {
-                let mut s = vec![(0.0, 0.0); c_n];
-                for &i in idx {
-                    let i = i as usize;
-                    let c = self.layout.channel_of(i);
-                    s[c].0 += g[i] as f64;
-                    s[c].1 += g[i] as f64 * xhat(i, c);
-                }
-                s
-            }
-            Mask::Dense(m) => {
-                let layout = self.layout;
-                let parts: Vec<Vec<(f64, f64)>> = layout
-                    .tasks()
-                    .collect::<Vec<_>>()
-                    .into_par_iter()
-                    .map(|r| {
-                        let mut s = vec![(0.0, 0.0); c_n];
-                        for (run, c) in layout.runs(r) {
-                            let (mut a, mut b) = (0.0f64, 0.0f64);
-                            for i in run {
-                                if m[i] != 0 {
-                                    a += g[i] as f64;
-                                    b += g[i] as f64 * xhat(i, c);
-                                }
-                            }
-                            s[c].0 += a;
-                            s[c].1 += b;
-                        }
-                        s
-                    })
-                    .collect();
-                let mut s = vec![(0.0, 0.0); c_n];
-                for part in parts {
-                    for (acc, p) in s.iter_mut().zip(part) {
-                        acc.0 += p.0;
-                        acc.1 += p.1;
-                    }
-                }
-                s
-            }
-        }
-    }
-}
-
 impl Backward for BnSparseBackward {
     fn name(&self) -> &'static str {
         "batchnorm + sparse"
@@ -481,7 +436,7 @@ impl Backward for BnSparseBackward {
 
     fn backward(&self, mut grad_out: ArrayD<f32>, grads: &mut GradSink) {
         // gy = g * [y > t] (thresholds constant). BatchNorm with batch statistics:
-        //   d bias = sum(gy), d weight = sum(gy * xhat),
+        //   d bias = sum(gy), d weight = sum(gy * xhat), xhat = (z - mean) / std,
         //   dz = w / std * (gy - sum(gy) / P - xhat * sum(gy * xhat) / P);
         // with running statistics: dz = w / std * gy.
         let z = self
@@ -496,14 +451,16 @@ impl Backward for BnSparseBackward {
         let g = grad_out
             .as_slice_mut()
             .expect("gradients are in standard layout");
+        // (sum gy, sum gy * (z - mean)).
         let sums = if need_sums {
-            self.sums(g, z)
+            bn_sums(g, z, &self.layout, &self.mean, &self.mask)
         } else {
             vec![(0.0, 0.0); c_n]
         };
+        let gxhat = |c: usize| sums[c].1 * self.inv_std[c] as f64;
         if let Some(i) = self.w_idx {
             if grads.needs(i) {
-                let gw: Vec<f32> = sums.iter().map(|s| s.1 as f32).collect();
+                let gw: Vec<f32> = (0..c_n).map(|c| gxhat(c) as f32).collect();
                 grads.put(i, ndarray::Array1::from(gw).into_dyn());
             }
         }
@@ -516,59 +473,26 @@ impl Backward for BnSparseBackward {
         if !grads.needs(0) {
             return;
         }
-        // dz = a * gy + c0 + c1 * (z - mean), per channel (c0 = c1 = 0 with running stats).
-        let coef: Vec<(f32, f32, f32, f32)> = (0..c_n)
+        // dz = a * gy + c0 + c1 * (z - mean) (c0 = c1 = 0 with running statistics).
+        let coef: Vec<DzCoef> = (0..c_n)
             .map(|c| {
-                let a = self.gamma[c] as f64 * self.inv_std[c] as f64;
+                let inv = self.inv_std[c] as f64;
+                let a = self.gamma[c] as f64 * inv;
                 let (c0, c1) = if self.train {
-                    (
-                        -a * sums[c].0 / p,
-                        -a * self.inv_std[c] as f64 * sums[c].1 / p,
-                    )
+                    (-a * sums[c].0 / p, -a * inv * gxhat(c) / p)
                 } else {
                     (0.0, 0.0)
                 };
-                (a as f32, c0 as f32, c1 as f32, self.mean[c])
+                DzCoef {
+                    a: a as f32,
+                    c0: c0 as f32,
+                    c1: c1 as f32,
+                    mean: self.mean[c],
+                }
             })
             .collect();
-        let layout = self.layout;
-        let base = |i: usize, c: usize| -> f32 {
-            let (_, c0, c1, mean) = coef[c];
-            match z {
-                Some(z) if self.train => c0 + c1 * (z[i] - mean),
-                _ => 0.0,
-            }
-        };
-        match &self.mask {
-            Mask::Sparse(idx) => {
-                let kept: Vec<f32> = idx.iter().map(|&i| g[i as usize]).collect();
-                g.par_chunks_mut(TASK).enumerate().for_each(|(t, chunk)| {
-                    let start = t * TASK;
-                    for (run, c) in layout.runs(start..start + chunk.len()) {
-                        for i in run {
-                            chunk[i - start] = base(i, c);
-                        }
-                    }
-                });
-                for (&i, &gy) in idx.iter().zip(&kept) {
-                    let i = i as usize;
-                    let c = layout.channel_of(i);
-                    g[i] = coef[c].0 * gy + base(i, c);
-                }
-            }
-            Mask::Dense(m) => {
-                g.par_chunks_mut(TASK).enumerate().for_each(|(t, chunk)| {
-                    let start = t * TASK;
-                    for (run, c) in layout.runs(start..start + chunk.len()) {
-                        let a = coef[c].0;
-                        for i in run {
-                            let gy = if m[i] != 0 { chunk[i - start] } else { 0.0 };
-                            chunk[i - start] = a * gy + base(i, c);
-                        }
-                    }
-                });
-            }
-        }
+        let z = if self.train { z } else { None };
+        bn_dz(g, z, &self.layout, &coef, &self.mask);
         grads.put(0, grad_out);
     }
 }

@@ -14,9 +14,10 @@ use sparling_tensor::Tensor;
 
 use crate::accumulate::Accumulator;
 use crate::error::{Error, Result};
+use crate::kernel::apply::{MaskMode, finish};
 use crate::kernel::layout::ChannelLayout;
-use crate::kernel::select::{SelectHint, kth_index, kth_smallest};
-use crate::op::{contiguous, threshold_op};
+use crate::kernel::select::{SelectHint, kth_index, select};
+use crate::op::{contiguous, mask_mode, record_sparse};
 
 /// Per-channel thresholds (MT) or a single one over all values (ST).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,18 +261,22 @@ impl SparseLayer {
         };
         let mut inner = self.lock();
         let density = inner.state.density;
+        let len = layout.len();
+        let mode = mask_mode(x, density, len);
+        let data = contiguous(x);
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        let mut single = None;
         if train {
-            let data = contiguous(x);
             let Inner { state, hints } = &mut *inner;
             let q = match &mut state.accumulator {
                 None => {
                     let k = kth_index(groups.positions(), 1.0 - density);
-                    Some(kth_smallest(
-                        &data,
-                        &groups,
-                        &vec![k; groups.channels],
-                        hints,
-                    )?)
+                    // At high sparsity the selection pass also zeroes the output (one pass).
+                    let zero =
+                        (mode != MaskMode::Bits).then(|| &mut out.spare_capacity_mut()[..len]);
+                    let sel = select(&data, &groups, &vec![k; groups.channels], hints, None, zero)?;
+                    single = sel.single_pass;
+                    Some(sel.values)
                 }
                 Some(acc) => acc.push(&data, &groups, density, hints)?,
             };
@@ -281,7 +286,9 @@ impl SparseLayer {
         }
         let t = inner.state.thresholds.clone();
         drop(inner);
-        Ok(threshold_op(x, &groups, &t, density))
+        let (out, mask) = finish(&data, &groups, &t, None, mode, single, out);
+        drop(data);
+        Ok(record_sparse(x, out, mask))
     }
 }
 

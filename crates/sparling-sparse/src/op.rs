@@ -12,7 +12,8 @@ use ndarray::{ArrayD, IxDyn};
 use sparling_tensor::ops::{Backward, GradSink, record};
 use sparling_tensor::{Tensor, is_grad_enabled};
 
-use crate::kernel::apply::{MaskMode, apply, mask_grad};
+use crate::kernel::apply::{MaskMode, apply};
+use crate::kernel::backward::mask_grad;
 use crate::kernel::{ChannelLayout, Mask};
 
 /// The data of `x` as a contiguous row-major slice (a copy only if `x` is not standard layout).
@@ -53,10 +54,24 @@ pub(crate) fn threshold_op(
     thresholds: &[f32],
     expected_density: f64,
 ) -> Tensor {
-    let needs = is_grad_enabled() && x.requires_grad();
-    let mode = MaskMode::for_density(needs, expected_density, layout.len());
+    let mode = mask_mode(x, expected_density, layout.len());
     let data = contiguous(x);
     let (out, mask) = apply(&data, layout, thresholds, None, mode);
+    record_sparse(x, out, mask)
+}
+
+/// The mask the output pass must build for `x` (none when no gradient will be taken).
+pub(crate) fn mask_mode(x: &Tensor, expected_density: f64, len: usize) -> MaskMode {
+    MaskMode::for_density(
+        is_grad_enabled() && x.requires_grad(),
+        expected_density,
+        len,
+    )
+}
+
+/// Wraps an output computed by the kernels (and its mask, present whenever `x` needs a
+/// gradient) into a tensor on the tape.
+pub(crate) fn record_sparse(x: &Tensor, out: Vec<f32>, mask: Option<Mask>) -> Tensor {
     let out = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("output length");
     record(out, &[x], move |_| {
         Box::new(SparseBackward {

@@ -217,6 +217,26 @@ fn kth_and_forward_agree_between_vector_and_portable_kernels() {
             out.push(y.to_vec());
             out.push(g.get(&x).unwrap().iter().copied().collect());
             out.push(layer.thresholds());
+            // BatchNorm + Sparse over several steps (the one-pass path at high sparsity).
+            let bn =
+                sparling_sparse::BatchNormSparse::new(sparling_sparse::BatchNormSparseConfig::new(
+                    SparseConfig::new(2).with_density(1.0 - s),
+                ))
+                .unwrap();
+            for step in 0..3 {
+                let xs = Tensor::param(
+                    ndarray::ArrayD::from_shape_vec(
+                        &shape[..],
+                        data.iter().map(|v| v + step as f32 * 0.01).collect(),
+                    )
+                    .unwrap(),
+                );
+                let y = bn.forward(&xs, true).unwrap();
+                let g = y.backward_with(sparling_tensor::testing::random_array(&shape, 7));
+                out.push(y.to_vec());
+                out.push(g.get(&xs).unwrap().iter().copied().collect());
+                out.push(bn.thresholds());
+            }
         }
         set_simd_enabled(true);
         out

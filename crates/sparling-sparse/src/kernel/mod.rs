@@ -3,6 +3,7 @@
 //! references.
 
 pub(crate) mod apply;
+pub(crate) mod backward;
 pub mod layout;
 pub mod reference;
 pub(crate) mod scan;

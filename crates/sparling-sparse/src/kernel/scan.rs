@@ -3,9 +3,11 @@
 //! for the fused BatchNorm, accumulate shifted first and second moments, all in one read of
 //! the input in its channels-first layout.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
-use super::layout::ChannelLayout;
+use super::layout::{ChannelLayout, TASK};
 
 /// An inclusive value bracket `[lo, hi]` (`lo` may be `-inf`, `hi` may be `+inf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,6 +44,8 @@ pub(crate) struct Part {
     pub s1: f64,
     /// Sum of `(v - shift)^2` (only when moments are requested).
     pub s2: f64,
+    /// Flat indices of the collected values (only in the zero-writing pass).
+    pub idx: Vec<u32>,
 }
 
 /// Lanes of the explicit vector accumulators (independent lanes let LLVM vectorise the loop
@@ -185,6 +189,123 @@ pub(crate) fn scan(
             } else {
                 m.cands.extend_from_slice(&p.cands);
             }
+        }
+    }
+    merged
+}
+
+/// Portable kernel of [`scan_zero`] for one run: like `scan_run_portable` with the bracket
+/// `[lo, +inf)`, collecting values and their flat indices (`base + j`) and writing zeros to
+/// `out`. The moments follow exactly the same lane and block structure as `scan_run_portable`.
+#[inline(always)]
+fn scan_zero_run_portable<const MOMENTS: bool>(
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    lo: f32,
+    shift: f32,
+    base: usize,
+    part: &mut Part,
+) {
+    let mut below = 0u64;
+    let mut bad = false;
+    let mut offset = 0;
+    for block in x.chunks(FLUSH) {
+        let mut s1 = [0f32; L];
+        let mut s2 = [0f32; L];
+        let full = block.len() / L * L;
+        for (j, &v) in block.iter().enumerate() {
+            below += (v < lo) as u64;
+            if v >= lo {
+                part.cands.push(v);
+                part.idx.push((base + offset + j) as u32);
+            }
+            bad |= !v.is_finite();
+            out[offset + j].write(0.0);
+            if MOMENTS {
+                let lane = if j < full { j % L } else { 0 };
+                let d = v - shift;
+                s1[lane] += d;
+                s2[lane] += d * d;
+            }
+        }
+        if MOMENTS {
+            part.s1 += s1.iter().map(|&v| v as f64).sum::<f64>();
+            part.s2 += s2.iter().map(|&v| v as f64).sum::<f64>();
+        }
+        offset += block.len();
+    }
+    part.below += below;
+    part.bad |= bad;
+}
+
+#[inline(always)]
+fn scan_zero_run<const MOMENTS: bool>(
+    simd: bool,
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    lo: f32,
+    shift: f32,
+    base: usize,
+    part: &mut Part,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only true when the CPU supports AVX2; `out` matches `x`.
+        unsafe { super::simd::avx2::scan_zero_run::<MOMENTS>(x, out, lo, shift, base, part) };
+        return;
+    }
+    let _ = simd;
+    scan_zero_run_portable::<MOMENTS>(x, out, lo, shift, base, part);
+}
+
+/// The single-pass variant for one-sided (`[lo, +inf)`) brackets on every channel: the scan of
+/// [`scan`] that also writes zeros to all of `out` and records, per channel, the flat indices
+/// of the collected values (every value `>= lo`). The moments are bit-identical to [`scan`]'s.
+pub(crate) fn scan_zero(
+    data: &[f32],
+    layout: &ChannelLayout,
+    lows: &[f32],
+    shifts: Option<&[f32]>,
+    out: &mut [MaybeUninit<f32>],
+) -> Vec<Part> {
+    let simd = super::simd::simd_active();
+    let per_task: Vec<Vec<(usize, Part)>> = out
+        .par_chunks_mut(TASK)
+        .zip(data.par_chunks(TASK))
+        .enumerate()
+        .map(|(t, (o, x))| {
+            let start = t * TASK;
+            let mut parts: Vec<(usize, Part)> = Vec::new();
+            for (run, c) in layout.runs(start..start + x.len()) {
+                let idx = match parts.iter().position(|(pc, _)| *pc == c) {
+                    Some(i) => i,
+                    None => {
+                        parts.push((c, Part::default()));
+                        parts.len() - 1
+                    }
+                };
+                let part = &mut parts[idx].1;
+                let r = run.start - start..run.end - start;
+                let (xr, or) = (&x[r.clone()], &mut o[r]);
+                match shifts {
+                    None => scan_zero_run::<false>(simd, xr, or, lows[c], 0.0, run.start, part),
+                    Some(s) => scan_zero_run::<true>(simd, xr, or, lows[c], s[c], run.start, part),
+                }
+            }
+            parts
+        })
+        .collect();
+    let mut merged: Vec<Part> = vec![Part::default(); layout.channels];
+    for parts in per_task {
+        for (c, p) in parts {
+            let m = &mut merged[c];
+            m.below += p.below;
+            m.inside += p.cands.len() as u64;
+            m.bad |= p.bad;
+            m.s1 += p.s1;
+            m.s2 += p.s2;
+            m.cands.extend_from_slice(&p.cands);
+            m.idx.extend_from_slice(&p.idx);
         }
     }
     merged

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::layout::ChannelLayout;
-use super::scan::{Bracket, Part, first_non_finite, scan};
+use super::scan::{Bracket, Part, first_non_finite, scan, scan_zero};
 use crate::error::{Error, Result};
 
 /// Below this many positions a channel is selected directly on a full copy.
@@ -38,6 +38,8 @@ pub struct SelectHint {
     pub width: f32,
     /// The previous answer was massively tied: bracket the single value.
     pub ties: bool,
+    /// Recent batch-to-batch movement of the answer (a decaying maximum of the drift).
+    pub spread: f32,
 }
 
 /// How the bracket of a channel was chosen in the current attempt.
@@ -68,21 +70,40 @@ pub fn kth_smallest(
     ks: &[usize],
     hints: &mut [Option<SelectHint>],
 ) -> Result<Vec<f32>> {
-    Ok(select(data, layout, ks, hints, None)?.0)
+    Ok(select(data, layout, ks, hints, None, None)?.values)
 }
 
 /// Per channel `(sum(v - shift), sum((v - shift)^2))`.
 pub(crate) type Moments = Vec<(f64, f64)>;
 
+/// What [`select`] returns.
+pub(crate) struct Selected {
+    /// The k-th value of each channel.
+    pub values: Vec<f32>,
+    /// The moments of each channel (zeros unless shifts were given).
+    pub moments: Moments,
+    /// With a zero-output buffer, when the single pass succeeded: the buffer is all zeros, and
+    /// per channel the lower end `lo` of its one-sided bracket and the flat indices of
+    /// every value `>= lo`.
+    pub single_pass: Option<(Vec<f32>, Vec<Vec<u32>>)>,
+}
+
 /// [`kth_smallest`] that also returns, per channel, `(sum(v - shift[c]), sum((v - shift[c])^2))`
-/// accumulated in the same pass (fixed-order f64 combination of f32 lane sums).
+/// accumulated in the same pass (fixed-order f64 combination of f32 lane sums; identical
+/// whichever pass variant runs).
+///
+/// With `zero_out` (as long as `data`), when every channel has a one-sided hint bracket (high
+/// sparsity), the first pass also writes zeros to `zero_out` and records the indices of the
+/// values in the brackets, so that the caller can write the few passing outputs without a
+/// second pass over the data; see [`Selected::single_pass`].
 pub(crate) fn select(
     data: &[f32],
     layout: &ChannelLayout,
     ks: &[usize],
     hints: &mut [Option<SelectHint>],
     shifts: Option<&[f32]>,
-) -> Result<(Vec<f32>, Moments)> {
+    mut zero_out: Option<&mut [std::mem::MaybeUninit<f32>]>,
+) -> Result<Selected> {
     let c_n = layout.channels;
     let p = layout.positions();
     sparling_tensor::shape_check!(
@@ -111,6 +132,13 @@ pub(crate) fn select(
             }
         })
         .collect();
+    let single = zero_out.is_some()
+        && (0..c_n).all(|c| {
+            stage[c] == Stage::Hint
+                && side(ks[c], p) == Side::Top
+                && hints[c].as_ref().is_some_and(|h| !h.ties)
+        });
+    let mut single_pass = None;
     let mut answers: Vec<Option<f32>> = vec![None; c_n];
     let mut moments = vec![(0.0, 0.0); c_n];
     let mut first = true;
@@ -125,7 +153,19 @@ pub(crate) fn select(
                 })
             })
             .collect();
-        let parts = scan(data, layout, &brackets, if first { shifts } else { None });
+        let parts = match zero_out.take() {
+            Some(out) if single && first => {
+                let lows: Vec<f32> = brackets.iter().map(|b| b.expect("all active").lo).collect();
+                let mut parts = scan_zero(data, layout, &lows, shifts, out);
+                let idx = parts
+                    .iter_mut()
+                    .map(|pt| std::mem::take(&mut pt.idx))
+                    .collect();
+                single_pass = Some((lows, idx));
+                parts
+            }
+            _ => scan(data, layout, &brackets, if first { shifts } else { None }),
+        };
         if parts.iter().any(|pt| pt.bad) {
             let flat = first_non_finite(data).expect("a non-finite value was flagged");
             let (channel, item, offset) = layout.locate(flat);
@@ -150,6 +190,10 @@ pub(crate) fn select(
                 resolve(part, br, ks[c], p, hints[c].as_ref())
             })
             .collect();
+        if resolved.iter().any(Option::is_none) {
+            // A channel needs another pass: its single-pass candidates are incomplete.
+            single_pass = None;
+        }
         for c in 0..c_n {
             if answers[c].is_some() {
                 continue;
@@ -168,10 +212,11 @@ pub(crate) fn select(
             }
         }
     }
-    Ok((
-        answers.into_iter().map(|a| a.expect("resolved")).collect(),
+    Ok(Selected {
+        values: answers.into_iter().map(|a| a.expect("resolved")).collect(),
         moments,
-    ))
+        single_pass,
+    })
 }
 
 /// Target number of values inside a hint bracket beyond those it must hold.
@@ -277,6 +322,7 @@ fn resolve(
             value: br.lo,
             width: old.map_or(0.0, |h| h.width),
             ties: true,
+            spread: old.map_or(0.0, |h| h.spread),
         };
         return Some((br.lo, Some(hint)));
     }
@@ -313,22 +359,28 @@ fn resolve(
             a.max(b)
         }
     };
+    // Margin for the answer's movement between batches: three times a decaying maximum of
+    // the observed drift, and no faster shrinking than by half per call.
     let mut width = width;
+    let mut spread = 0.0f32;
     if let Some(h) = old {
         let drift = (q - h.value).abs();
-        width = width.max(3.0 * drift).max(0.5 * h.width);
+        spread = drift.max(0.9 * h.spread);
+        width = width.max(3.0 * spread).max(0.5 * h.width);
     }
     let hint = if width == 0.0 {
         Some(SelectHint {
             value: q,
             width: 0.0,
             ties: true,
+            spread,
         })
-    } else if width.is_finite() {
+    } else if width.is_finite() && spread.is_finite() {
         Some(SelectHint {
             value: q,
             width,
             ties: false,
+            spread,
         })
     } else {
         None
