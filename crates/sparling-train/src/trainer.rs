@@ -195,8 +195,9 @@ impl Trainer {
         }
     }
 
-    /// One optimizer step on the next batch of the training stream.
-    fn train_step(&mut self) -> Result<f32> {
+    /// One optimizer step on the next batch of the training stream; returns the loss. Does
+    /// not validate or checkpoint ([`Trainer::run`] does): for benchmarks and custom loops.
+    pub fn train_step(&mut self) -> Result<f32> {
         let b = self.config.batch_size as u64;
         let start = self.samples();
         let indices: Vec<u64> = (start..start + b).collect();
