@@ -1,6 +1,8 @@
 //! The bottleneck S between g and h, chosen by [`BottleneckConfig`]: BatchNorm + the Sparse
-//! layer (the paper's method and its ST / no-BatchNorm ablations), or a baseline from
-//! `sparling_sparse::baseline`, or nothing.
+//! layer (the paper's method and its ST / no-BatchNorm ablations), the L1 or KL baseline, or
+//! nothing. The BatchNorm is an `sparling_nn::BatchNorm` registered in the model's parameter
+//! store, so one optimizer and one checkpoint cover it; the Sparse layer and the KL penalty come
+//! from `sparling_sparse`.
 
 use serde::{Deserialize, Serialize};
 use sparling_nn::{BatchNorm, BatchNormConfig, Path, batch_norm2d};
@@ -145,14 +147,7 @@ impl Bottleneck {
                 // BatchNorm -> sigmoid; KL(p || p_hat) with p_hat the batch mean activation;
                 // h sees relu(s - 0.5).
                 let s = norm.forward_t(z, train).sigmoid();
-                let p = *target;
-                let q = s.mean_all();
-                let one_minus_q = q.mul_scalar(-1.0).add_scalar(1.0);
-                let kl = q
-                    .log()
-                    .mul_scalar(-p)
-                    .add_scalar(p * p.ln() + (1.0 - p) * (1.0 - p).ln())
-                    .sub(&one_minus_q.log().mul_scalar(1.0 - p));
+                let kl = sparling_sparse::baselines::bernoulli_kl(*target, &s.mean_all());
                 BottleneckOutput {
                     map: s.add_scalar(-0.5).relu(),
                     aux: Some(kl.mul_scalar(*lambda)),

@@ -1,66 +1,61 @@
-//! The density schedule of a run: SPEC section 3's annealing (or a constant density for
-//! ablations), with its serializable state.
-//!
-//! ```text
-//! T = clamp(T - decay * samples_since_last_validation, 0, 1)
-//! if A > T: density *= factor        (strict)
-//! T = max(T, A)
-//! ```
+//! The density schedule of a run: the annealing state machine of `sparling_sparse::schedule`
+//! (SPEC section 3) configured from [`ScheduleConfig`], or a constant density for ablations.
 
 use serde::{Deserialize, Serialize};
+use sparling_sparse::schedule::{AnnealingConfig, AnnealingSchedule, Decision};
 
 use crate::config::ScheduleConfig;
 use crate::error::{Error, Result};
 
 /// The schedule's state: enough to continue exactly after a resume.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ScheduleState {
-    /// Current density.
-    pub density: f64,
-    /// Current accuracy bar T.
-    pub bar: f64,
-    /// Training samples at the previous validation.
-    pub last_samples: u64,
-    /// Number of reductions so far (the rung index of the current density).
-    pub rung: u32,
+pub enum ScheduleState {
+    /// The annealing state machine (density, bar, last validation, reductions).
+    Annealing(AnnealingSchedule),
+    /// A fixed density.
+    Constant(f64),
 }
 
 /// A density schedule.
 #[derive(Clone, Debug)]
 pub struct DensitySchedule {
-    config: ScheduleConfig,
     state: ScheduleState,
 }
 
 impl DensitySchedule {
     /// A fresh schedule: density at its initial value, bar at 1.
     pub fn new(config: &ScheduleConfig) -> Result<DensitySchedule> {
-        let density = match config {
+        let state = match config {
             ScheduleConfig::Annealing {
-                initial_density, ..
-            } => *initial_density,
-            ScheduleConfig::Constant { density } => *density,
+                initial_density,
+                factor,
+                bar_decay_per_sample,
+                done_at_density,
+            } => ScheduleState::Annealing(AnnealingSchedule::new(AnnealingConfig {
+                initial_density: *initial_density,
+                multiplier: *factor,
+                bar_decay_per_sample: *bar_decay_per_sample,
+                done_at_density: *done_at_density,
+                ..AnnealingConfig::default()
+            })?),
+            ScheduleConfig::Constant { density } => ScheduleState::Constant(*density),
         };
-        Ok(DensitySchedule {
-            config: config.clone(),
-            state: ScheduleState {
-                density,
-                bar: 1.0,
-                last_samples: 0,
-                rung: 0,
-            },
-        })
+        Ok(DensitySchedule { state })
     }
 
-    /// A schedule restored from a checkpoint.
+    /// A schedule restored from a checkpoint (its kind must match the config's).
     pub fn from_state(config: &ScheduleConfig, state: ScheduleState) -> Result<DensitySchedule> {
-        if !(state.density > 0.0 && state.density <= 1.0 && (0.0..=1.0).contains(&state.bar)) {
-            return Err(Error::Run(format!("invalid schedule state {state:?}")));
+        let fresh = DensitySchedule::new(config)?;
+        match (&fresh.state, &state) {
+            (ScheduleState::Annealing(a), ScheduleState::Annealing(b)) if a.config == b.config => {}
+            (ScheduleState::Constant(a), ScheduleState::Constant(b)) if a == b => {}
+            _ => {
+                return Err(Error::Run(format!(
+                    "checkpoint's schedule state {state:?} does not match the config"
+                )));
+            }
         }
-        Ok(DensitySchedule {
-            config: config.clone(),
-            state,
-        })
+        Ok(DensitySchedule { state })
     }
 
     /// The state to checkpoint.
@@ -70,52 +65,93 @@ impl DensitySchedule {
 
     /// Current density.
     pub fn density(&self) -> f64 {
-        self.state.density
+        match &self.state {
+            ScheduleState::Annealing(s) => s.density(),
+            ScheduleState::Constant(d) => *d,
+        }
     }
 
-    /// Current bar.
+    /// Current bar (NaN for a constant schedule).
     pub fn bar(&self) -> f64 {
-        self.state.bar
+        match &self.state {
+            ScheduleState::Annealing(s) => s.bar,
+            ScheduleState::Constant(_) => f64::NAN,
+        }
     }
 
-    /// The rung index of the current density (`None` for a constant schedule).
+    /// The rung index of the current density: the number of reductions so far (`None` for a
+    /// constant schedule).
     pub fn rung(&self) -> Option<u32> {
-        match self.config {
-            ScheduleConfig::Annealing { .. } => Some(self.state.rung),
-            ScheduleConfig::Constant { .. } => None,
+        match &self.state {
+            ScheduleState::Annealing(s) => Some(s.reductions),
+            ScheduleState::Constant(_) => None,
         }
     }
 
     /// Feeds one validation result; returns true if the density was reduced.
-    pub fn observe(&mut self, samples: u64, accuracy: f64) -> bool {
-        let ScheduleConfig::Annealing {
-            factor,
-            bar_decay_per_sample,
-            ..
-        } = self.config
-        else {
-            return false;
-        };
-        let since = samples.saturating_sub(self.state.last_samples);
-        self.state.last_samples = samples;
-        let s = &mut self.state;
-        s.bar = (s.bar - bar_decay_per_sample * since as f64).clamp(0.0, 1.0);
-        let reduce = accuracy > s.bar;
-        if reduce {
-            s.density *= factor;
-            s.rung += 1;
+    pub fn observe(&mut self, samples: u64, accuracy: f64) -> Result<bool> {
+        match &mut self.state {
+            ScheduleState::Annealing(s) => Ok(matches!(
+                s.observe(samples, accuracy)?,
+                Decision::Reduce { .. }
+            )),
+            ScheduleState::Constant(_) => Ok(false),
         }
-        s.bar = s.bar.max(accuracy);
-        reduce
     }
 
     /// True once the density has fallen below the target.
     pub fn done(&self) -> bool {
-        match self.config {
-            ScheduleConfig::Annealing {
-                done_at_density, ..
-            } => self.state.density < done_at_density,
-            ScheduleConfig::Constant { .. } => false,
+        match &self.state {
+            ScheduleState::Annealing(s) => s.done(),
+            ScheduleState::Constant(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annealing(decay: f64) -> DensitySchedule {
+        DensitySchedule::new(&ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: decay,
+            done_at_density: 0.3,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn reduces_on_strictly_beating_the_decayed_bar() {
+        let mut s = annealing(1e-3);
+        // Bar 1 decays by 0.1 over 100 samples to 0.9; 0.9 does not beat it (strict).
+        assert!(!s.observe(100, 0.9).unwrap());
+        assert_eq!(s.bar(), 0.9);
+        // 0.9 - 0.01 = 0.89 < 0.95: reduce, rung 1, bar ratchets to 0.95.
+        assert!(s.observe(110, 0.95).unwrap());
+        assert_eq!((s.density(), s.rung(), s.bar()), (0.375, Some(1), 0.95));
+        assert!(!s.done());
+        assert!(s.observe(1000, 0.5).unwrap());
+        assert!(s.done()); // 0.28125 < 0.3
+    }
+
+    #[test]
+    fn state_round_trip_and_mismatch() {
+        let mut s = annealing(1e-3);
+        s.observe(500, 0.7).unwrap();
+        let cfg = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 1e-3,
+            done_at_density: 0.3,
+        };
+        let back = DensitySchedule::from_state(&cfg, s.state()).unwrap();
+        assert_eq!(back.state(), s.state());
+        let other = ScheduleConfig::Constant { density: 0.1 };
+        assert!(DensitySchedule::from_state(&other, s.state()).is_err());
+        let mut c = DensitySchedule::new(&other).unwrap();
+        assert!(!c.observe(10, 1.0).unwrap());
+        assert_eq!((c.density(), c.rung(), c.done()), (0.1, None, false));
     }
 }

@@ -244,7 +244,7 @@ impl Trainer {
         let accuracy = self.validation.accuracy(&self.model)?;
         let density = self.schedule.density();
         let rung = self.schedule.rung();
-        let reduced = self.schedule.observe(self.samples(), accuracy);
+        let reduced = self.schedule.observe(self.samples(), accuracy)?;
         if reduced {
             // The model "at density d": the state where accuracy first cleared the bar at d.
             if let Some(k) = rung {
