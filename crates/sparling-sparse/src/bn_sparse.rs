@@ -26,7 +26,8 @@ use sparling_tensor::{Tensor, is_grad_enabled};
 use crate::error::{Error, Result};
 use crate::kernel::Mask;
 use crate::kernel::apply::{Affine, MaskMode, affine_value, finish};
-use crate::kernel::backward::{DzCoef, bn_dz, bn_sums};
+use crate::kernel::backward::{DzCoef, bn_backward_channels, bn_dz, bn_sums};
+use crate::kernel::channel::{self, BnParams, TrainSpec, bn_stats, scale_shift};
 use crate::kernel::layout::ChannelLayout;
 use crate::kernel::select::{kth_index, select};
 use crate::layer::{SparseConfig, SparseLayer, SparseState, ThresholdMode, momentum_update};
@@ -306,12 +307,49 @@ impl BatchNormSparse {
         let mut single = None;
         let p = layout.positions();
         let eps = stats.eps as f64;
+        let mom = stats.momentum;
+        let unbias = p as f64 / (p as f64 - 1.0);
+        let update_running = |stats: &mut BatchNormStats, ch: usize, mean: f64, var: f64| {
+            let rm = &mut stats.running_mean[ch];
+            *rm = (1.0 - mom) * *rm + mom * mean as f32;
+            let rv = &mut stats.running_var[ch];
+            *rv = (1.0 - mom) * *rv + mom * (var * unbias) as f32;
+        };
+        let k = kth_index(p, 1.0 - density);
+        let ks: Vec<usize> = gamma
+            .iter()
+            .map(|&g| if g < 0.0 { p - k + 1 } else { k })
+            .collect();
+        if train && channel::eligible(&layout) {
+            // One pipeline per channel (selection, statistics, threshold, output).
+            let crate::layer::Inner { state, hints } = &mut *inner;
+            let spec = TrainSpec {
+                ks: &ks,
+                bn: Some(BnParams {
+                    gamma: &gamma,
+                    beta: &beta,
+                    eps,
+                }),
+                t_old: &state.thresholds,
+                momentum: self.config.sparse.momentum,
+                update,
+                mode,
+            };
+            let (out, mask, steps) = channel::train_step(&data, &layout, spec, hints)?;
+            for (ch, st) in steps.iter().enumerate() {
+                update_running(&mut stats, ch, st.mean, st.var);
+                state.thresholds[ch] = st.t;
+            }
+            let mean = steps.iter().map(|st| st.mean32).collect();
+            let inv_std = steps.iter().map(|st| st.inv_std).collect();
+            drop(inner);
+            drop(stats);
+            drop(data);
+            return Ok(self.record(
+                x, weight, bias, out, mask, layout, mean, inv_std, gamma, train,
+            ));
+        }
         let (mean, inv_std) = if train {
-            let k = kth_index(p, 1.0 - density);
-            let ks: Vec<usize> = gamma
-                .iter()
-                .map(|&g| if g < 0.0 { p - k + 1 } else { k })
-                .collect();
             let pivots: Vec<f32> = (0..c).map(|ch| data[layout.flat_index(ch, 0)]).collect();
             // At high sparsity (and with the thresholds about to move) the selection pass also
             // zeroes the output: one pass over the data.
@@ -319,27 +357,16 @@ impl BatchNormSparse {
                 (update && mode != MaskMode::Bits).then(|| &mut out.spare_capacity_mut()[..len]);
             let sel = select(&data, &layout, &ks, &mut inner.hints, Some(&pivots), zero)?;
             single = sel.single_pass;
-            let (qz, moments) = (sel.values, sel.moments);
-            let m = p as f64;
             let mut mean = Vec::with_capacity(c);
             let mut inv_std = Vec::with_capacity(c);
             let mut qy = Vec::with_capacity(c);
-            let unbias = m / (m - 1.0);
-            let mom = stats.momentum;
             for ch in 0..c {
-                let (s1, s2) = moments[ch];
-                let d = s1 / m;
-                let mu = pivots[ch] as f64 + d;
-                let var = (s2 / m - d * d).max(0.0);
-                let is = (1.0 / (var + eps).sqrt()) as f32;
-                let (scale, shift) = scale_shift(mu as f32, is, gamma[ch], beta[ch]);
-                qy.push(affine_value(qz[ch], scale, shift));
-                mean.push(mu as f32);
+                let (mu, var, mu32, is) = bn_stats(pivots[ch], sel.moments[ch], p, eps);
+                let (scale, shift) = scale_shift(mu32, is, gamma[ch], beta[ch]);
+                qy.push(affine_value(sel.values[ch], scale, shift));
+                mean.push(mu32);
                 inv_std.push(is);
-                let rm = &mut stats.running_mean[ch];
-                *rm = (1.0 - mom) * *rm + mom * mu as f32;
-                let rv = &mut stats.running_var[ch];
-                *rv = (1.0 - mom) * *rv + mom * (var * unbias) as f32;
+                update_running(&mut stats, ch, mu, var);
             }
             if update {
                 momentum_update(
@@ -369,6 +396,25 @@ impl BatchNormSparse {
         };
         let (out, mask) = finish(&data, &layout, &t, Some(affine), mode, single, out);
         drop(data);
+        Ok(self.record(
+            x, weight, bias, out, mask, layout, mean, inv_std, gamma, train,
+        ))
+    }
+
+    /// Puts the fused op on the tape.
+    fn record(
+        &self,
+        x: &Tensor,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        out: Vec<f32>,
+        mask: Option<Mask>,
+        layout: ChannelLayout,
+        mean: Vec<f32>,
+        inv_std: Vec<f32>,
+        gamma: Vec<f32>,
+        train: bool,
+    ) -> Tensor {
         let out = ArrayD::from_shape_vec(IxDyn(x.shape()), out).expect("output length");
         let mut parents: Vec<&Tensor> = vec![x];
         let w_idx = weight.map(|w| {
@@ -379,7 +425,7 @@ impl BatchNormSparse {
             parents.push(b);
             parents.len() - 1
         });
-        Ok(record(out, &parents, move |needs| {
+        record(out, &parents, move |needs| {
             let need_z = (train && needs[0]) || w_idx.is_some_and(|i| needs[i]);
             Box::new(BnSparseBackward {
                 input: need_z.then(|| standard(x)),
@@ -392,18 +438,12 @@ impl BatchNormSparse {
                 w_idx,
                 b_idx,
             })
-        }))
+        })
     }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `scale = w / std`, `shift = b - mean * scale` (as `sparling_tensor`'s `batch_norm`).
-fn scale_shift(mean: f32, inv_std: f32, gamma: f32, beta: f32) -> (f32, f32) {
-    let scale = inv_std * gamma;
-    (scale, beta - mean * scale)
 }
 
 /// The input as a shared standard-layout array (no copy when it already is one).
@@ -451,11 +491,42 @@ impl Backward for BnSparseBackward {
         let g = grad_out
             .as_slice_mut()
             .expect("gradients are in standard layout");
-        // (sum gy, sum gy * (z - mean)).
-        let sums = if need_sums {
-            bn_sums(g, z, &self.layout, &self.mean, &self.mask)
-        } else {
-            vec![(0.0, 0.0); c_n]
+        let needs_x = grads.needs(0);
+        // dz = a * gy + c0 + c1 * (z - mean) (c0 = c1 = 0 with running statistics).
+        let coef = |c: usize, sums: (f64, f64)| -> DzCoef {
+            let inv = self.inv_std[c] as f64;
+            let a = self.gamma[c] as f64 * inv;
+            let (c0, c1) = if self.train {
+                (-a * sums.0 / p, -a * inv * (sums.1 * inv) / p)
+            } else {
+                (0.0, 0.0)
+            };
+            DzCoef {
+                a: a as f32,
+                c0: c0 as f32,
+                c1: c1 as f32,
+                mean: self.mean[c],
+            }
+        };
+        let z_dz = if self.train { z } else { None };
+        // (sum gy, sum gy * (z - mean)) per channel; with a bitset mask on a per-channel
+        // layout, dz is written in the same per-channel pipeline.
+        let (sums, dz_done) = match &self.mask {
+            Mask::Bits(bits) if channel::eligible(&self.layout) && (need_sums || needs_x) => {
+                let coef_dyn: &(dyn Fn(usize, (f64, f64)) -> DzCoef + Sync) = &coef;
+                let sums = bn_backward_channels(
+                    g,
+                    z,
+                    z_dz,
+                    &self.layout,
+                    &self.mean,
+                    bits,
+                    needs_x.then_some(coef_dyn),
+                );
+                (sums, needs_x)
+            }
+            _ if need_sums => (bn_sums(g, z, &self.layout, &self.mean, &self.mask), false),
+            _ => (vec![(0.0, 0.0); c_n], false),
         };
         let gxhat = |c: usize| sums[c].1 * self.inv_std[c] as f64;
         if let Some(i) = self.w_idx {
@@ -470,29 +541,13 @@ impl Backward for BnSparseBackward {
                 grads.put(i, ndarray::Array1::from(gb).into_dyn());
             }
         }
-        if !grads.needs(0) {
+        if !needs_x {
             return;
         }
-        // dz = a * gy + c0 + c1 * (z - mean) (c0 = c1 = 0 with running statistics).
-        let coef: Vec<DzCoef> = (0..c_n)
-            .map(|c| {
-                let inv = self.inv_std[c] as f64;
-                let a = self.gamma[c] as f64 * inv;
-                let (c0, c1) = if self.train {
-                    (-a * sums[c].0 / p, -a * inv * gxhat(c) / p)
-                } else {
-                    (0.0, 0.0)
-                };
-                DzCoef {
-                    a: a as f32,
-                    c0: c0 as f32,
-                    c1: c1 as f32,
-                    mean: self.mean[c],
-                }
-            })
-            .collect();
-        let z = if self.train { z } else { None };
-        bn_dz(g, z, &self.layout, &coef, &self.mask);
+        if !dz_done {
+            let coefs: Vec<DzCoef> = (0..c_n).map(|c| coef(c, sums[c])).collect();
+            bn_dz(g, z_dz, &self.layout, &coefs, &self.mask);
+        }
         grads.put(0, grad_out);
     }
 }
@@ -652,8 +707,13 @@ mod tests {
     fn bn_sparse_matches_batch_norm_then_sparse() {
         // The fused op against the composition of sparling_tensor's batch_norm and the Sparse
         // layer, over a few training steps and an eval step, with a negative weight channel.
-        let shape = [3usize, 3, 17, 13];
-        for &density in &[0.5, 0.01] {
+        // The first shape takes the all-channel passes, the second the per-channel pipeline.
+        for (shape, density) in [
+            ([3usize, 3, 17, 13], 0.5),
+            ([3, 3, 17, 13], 0.01),
+            ([2, 3, 32, 40], 0.5),
+            ([2, 3, 32, 40], 0.01),
+        ] {
             let fused = layer(3, density, true);
             let w = Tensor::param(Array1::from(vec![1.3f32, -0.7, 0.9]));
             let b = Tensor::param(Array1::from(vec![0.1f32, 0.2, -0.3]));
@@ -702,9 +762,9 @@ mod tests {
 
     #[test]
     fn bn_sparse_is_thread_count_independent() {
-        let run = |threads| {
+        let run = |threads, density| {
             sparling_tensor::testing::with_threads(threads, || {
-                let l = layer(3, 0.001, true);
+                let l = layer(3, density, true);
                 let mut outs = Vec::new();
                 for step in 0..3 {
                     let x = Tensor::param(random_array(&[4, 3, 60, 70], 70 + step));
@@ -720,7 +780,9 @@ mod tests {
                 outs
             })
         };
-        assert_eq!(run(1), run(3));
+        for density in [0.001, 0.5] {
+            assert_eq!(run(1, density), run(3, density));
+        }
     }
 
     #[test]

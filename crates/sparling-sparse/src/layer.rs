@@ -15,6 +15,7 @@ use sparling_tensor::Tensor;
 use crate::accumulate::Accumulator;
 use crate::error::{Error, Result};
 use crate::kernel::apply::{MaskMode, finish};
+use crate::kernel::channel::{self, TrainSpec};
 use crate::kernel::layout::ChannelLayout;
 use crate::kernel::select::{SelectHint, kth_index, select};
 use crate::op::{contiguous, mask_mode, record_sparse};
@@ -269,6 +270,27 @@ impl SparseLayer {
         if train {
             let Inner { state, hints } = &mut *inner;
             let q = match &mut state.accumulator {
+                None if self.config.mode == ThresholdMode::PerChannel
+                    && channel::eligible(&layout) =>
+                {
+                    // One pipeline per channel (selection, threshold, output).
+                    let k = kth_index(layout.positions(), 1.0 - density);
+                    let spec = TrainSpec {
+                        ks: &vec![k; layout.channels],
+                        bn: None,
+                        t_old: &state.thresholds,
+                        momentum: self.config.momentum,
+                        update: true,
+                        mode,
+                    };
+                    let (out, mask, steps) = channel::train_step(&data, &layout, spec, hints)?;
+                    for (t, st) in state.thresholds.iter_mut().zip(&steps) {
+                        *t = st.t;
+                    }
+                    drop(inner);
+                    drop(data);
+                    return Ok(record_sparse(x, out, mask));
+                }
                 None => {
                     let k = kth_index(groups.positions(), 1.0 - density);
                     // At high sparsity the selection pass also zeroes the output (one pass).

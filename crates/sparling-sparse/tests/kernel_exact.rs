@@ -192,15 +192,22 @@ fn kth_rejects_nan_and_infinity_naming_the_channel() {
 
 #[test]
 fn kth_and_forward_agree_between_vector_and_portable_kernels() {
+    // 77 x 61 maps take the all-channel passes; 64 x 80 maps the per-channel pipeline.
+    for (h, w) in [(77usize, 61usize), (64, 80)] {
+        simd_case(h, w);
+    }
+}
+
+fn simd_case(h: usize, w: usize) {
     use sparling_sparse::kernel::set_simd_enabled;
     use sparling_sparse::{SparseConfig, SparseLayer};
     use sparling_tensor::Tensor;
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let shape = [3usize, 2, 77, 61];
+    let shape = [3usize, 2, h, w];
     let layout = ChannelLayout {
         batch: 3,
         channels: 2,
-        inner: 77 * 61,
+        inner: h * w,
     };
     let data = values(&mut rng, layout.len(), 0);
     let run = |simd: bool| {

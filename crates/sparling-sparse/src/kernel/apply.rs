@@ -122,7 +122,11 @@ fn apply_run_portable<const AFF: bool, const MASK: u8>(run: Run<'_>, sparse: &mu
 
 /// Dispatches one run to the AVX2 or the portable kernel (bit-identical results).
 #[inline(always)]
-fn apply_run<const AFF: bool, const MASK: u8>(simd: bool, run: Run<'_>, sparse: &mut Vec<u32>) {
+pub(crate) fn apply_run<const AFF: bool, const MASK: u8>(
+    simd: bool,
+    run: Run<'_>,
+    sparse: &mut Vec<u32>,
+) {
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: `simd` is only true when the CPU supports AVX2.

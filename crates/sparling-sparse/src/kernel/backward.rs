@@ -147,6 +147,60 @@ pub(crate) fn sums_run_portable(
     (t1, t2)
 }
 
+/// The BatchNorm + Sparse backward with a bitset mask, one pipeline per channel (layouts
+/// accepted by `channel::eligible`): the channel's sums `(sum(gy), sum(gy * (z - mean)))` over
+/// its maps (combined in map order), then, with `coef`, `g <- a * gy + c0 + c1 * (z_dz - mean)`
+/// over the same maps while they are still in cache. Returns the sums of every channel.
+pub(crate) fn bn_backward_channels(
+    g: &mut [f32],
+    z_sums: Option<&[f32]>,
+    z_dz: Option<&[f32]>,
+    layout: &ChannelLayout,
+    mean: &[f32],
+    bits: &[u8],
+    coef: Option<&(dyn Fn(usize, (f64, f64)) -> DzCoef + Sync)>,
+) -> Vec<(f64, f64)> {
+    let (c_n, s) = (layout.channels, layout.inner);
+    assert!(
+        super::channel::eligible(layout),
+        "bn_backward_channels: layout {layout:?}"
+    );
+    let simd = super::simd::simd_active();
+    type Map<'a> = (
+        &'a mut [f32],
+        &'a [u8],
+        Option<&'a [f32]>,
+        Option<&'a [f32]>,
+    );
+    let mut maps: Vec<Vec<Map<'_>>> = (0..c_n).map(|_| Vec::new()).collect();
+    let mut zs = z_sums.map(|z| z.chunks(s));
+    let mut zd = z_dz.map(|z| z.chunks(s));
+    for (i, (gm, b)) in g.chunks_mut(s).zip(bits.chunks(s / 8)).enumerate() {
+        let a = zs.as_mut().map(|it| it.next().expect("z map"));
+        let d = zd.as_mut().map(|it| it.next().expect("z map"));
+        maps[i % c_n].push((gm, b, a, d));
+    }
+    maps.into_par_iter()
+        .enumerate()
+        .map(|(c, mut maps)| {
+            let parts: Vec<(f64, f64)> = maps
+                .par_iter()
+                .map(|(gm, b, za, _)| sums_run(simd, gm, *za, mean[c], b, 0))
+                .collect();
+            let sums = parts
+                .iter()
+                .fold((0.0, 0.0), |acc, p| (acc.0 + p.0, acc.1 + p.1));
+            if let Some(coef) = coef {
+                let k = coef(c, sums);
+                maps.par_iter_mut().for_each(|(gm, b, _, zd)| {
+                    dz_run(simd, gm, *zd, k, Some(b), 0, false);
+                });
+            }
+            sums
+        })
+        .collect()
+}
+
 /// Per-channel coefficients of `dz = a * gy + c0 + c1 * (z - mean)`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DzCoef {

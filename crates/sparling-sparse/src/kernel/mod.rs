@@ -4,6 +4,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod backward;
+pub(crate) mod channel;
 pub mod layout;
 pub mod reference;
 pub(crate) mod scan;

@@ -118,7 +118,7 @@ fn scan_run_portable<const COLLECT: bool, const MOMENTS: bool>(
 
 /// Dispatches one run to the AVX2 or the portable kernel (bit-identical results).
 #[inline(always)]
-fn scan_run<const COLLECT: bool, const MOMENTS: bool>(
+pub(crate) fn scan_run<const COLLECT: bool, const MOMENTS: bool>(
     simd: bool,
     x: &[f32],
     br: Bracket,
@@ -239,7 +239,7 @@ fn scan_zero_run_portable<const MOMENTS: bool>(
 }
 
 #[inline(always)]
-fn scan_zero_run<const MOMENTS: bool>(
+pub(crate) fn scan_zero_run<const MOMENTS: bool>(
     simd: bool,
     x: &[f32],
     out: &mut [MaybeUninit<f32>],

@@ -23,7 +23,7 @@ use super::scan::{Bracket, Part, first_non_finite, scan, scan_zero};
 use crate::error::{Error, Result};
 
 /// Below this many positions a channel is selected directly on a full copy.
-const SMALL: usize = 4096;
+pub(crate) const SMALL: usize = 4096;
 /// Sample size of the sample-based bracket.
 const SAMPLE: usize = 1024;
 
@@ -44,7 +44,7 @@ pub struct SelectHint {
 
 /// How the bracket of a channel was chosen in the current attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stage {
+pub(crate) enum Stage {
     Hint,
     Sample,
     Full,
@@ -227,13 +227,13 @@ fn target(p: usize) -> usize {
 /// Which side a bracket is open on: the top `P - k + 1` values are few (high sparsity), the
 /// bottom `k` are few (sparsity near 0), or neither.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     Top,
     Bottom,
     Both,
 }
 
-fn side(k: usize, p: usize) -> Side {
+pub(crate) fn side(k: usize, p: usize) -> Side {
     if p - k < p / 64 {
         Side::Top
     } else if k <= p / 64 {
@@ -243,7 +243,7 @@ fn side(k: usize, p: usize) -> Side {
     }
 }
 
-fn hint_bracket(h: &SelectHint, k: usize, p: usize) -> Bracket {
+pub(crate) fn hint_bracket(h: &SelectHint, k: usize, p: usize) -> Bracket {
     if h.ties {
         return Bracket {
             lo: h.value,
@@ -275,11 +275,20 @@ fn splitmix(state: &mut u64) -> u64 {
 
 /// A bracket from order statistics of a deterministic sample of the channel: the answer's
 /// expected sample rank plus or minus four standard deviations (and a constant).
-fn sample_bracket(data: &[f32], layout: &ChannelLayout, c: usize, k: usize) -> Bracket {
-    let p = layout.positions();
+pub(crate) fn sample_bracket(data: &[f32], layout: &ChannelLayout, c: usize, k: usize) -> Bracket {
+    sample_bracket_fn(layout.positions(), c, k, |p| data[layout.flat_index(c, p)])
+}
+
+/// [`sample_bracket`] over `p` positions read through `value(position)`.
+pub(crate) fn sample_bracket_fn(
+    p: usize,
+    c: usize,
+    k: usize,
+    value: impl Fn(usize) -> f32,
+) -> Bracket {
     let mut state = (p as u64) ^ ((c as u64) << 40) ^ 0x5EED;
     let mut sample: Vec<f32> = (0..SAMPLE)
-        .map(|_| data[layout.flat_index(c, (splitmix(&mut state) % p as u64) as usize)])
+        .map(|_| value((splitmix(&mut state) % p as u64) as usize))
         .collect();
     let m = SAMPLE as f64;
     let q = k as f64 / p as f64;
@@ -304,9 +313,23 @@ fn sample_bracket(data: &[f32], layout: &ChannelLayout, c: usize, k: usize) -> B
     Bracket { lo, hi }
 }
 
+/// A signed integer with the order of `f32::total_cmp`: negative floats have their magnitude
+/// bits flipped (the map is its own inverse).
+#[inline]
+fn order_key(v: f32) -> i32 {
+    let b = v.to_bits() as i32;
+    b ^ (((b >> 31) as u32) >> 1) as i32
+}
+
+/// The inverse of [`order_key`].
+#[inline]
+fn from_order_key(k: i32) -> f32 {
+    f32::from_bits((k ^ (((k >> 31) as u32) >> 1) as i32) as u32)
+}
+
 /// The answer from one channel's pass if the bracket held it, with the hint for the next call.
-fn resolve(
-    mut part: Part,
+pub(crate) fn resolve(
+    part: Part,
     br: Bracket,
     k: usize,
     p: usize,
@@ -326,10 +349,12 @@ fn resolve(
         };
         return Some((br.lo, Some(hint)));
     }
-    let cands = &mut part.cands;
-    debug_assert_eq!(cands.len(), inside);
+    debug_assert_eq!(part.cands.len(), inside);
+    // Select on integer keys ordered like `f32::total_cmp` (faster than comparing floats).
+    let mut keys: Vec<i32> = part.cands.iter().map(|&v| order_key(v)).collect();
     let idx = k - below - 1;
-    let (left, &mut q, right) = cands.select_nth_unstable_by(idx, f32::total_cmp);
+    let (left, &mut qk, right) = keys.select_nth_unstable(idx);
+    let q = from_order_key(qk);
     // Width that would hold about `target` values beyond the needed ones, read off the
     // candidates' ranks; widen when the candidates do not reach that far.
     let t = target(p);
@@ -341,14 +366,14 @@ fn resolve(
             f32::NAN
         }
     };
-    let below_w = |left: &mut [f32], need: usize| -> Option<f32> {
+    let below_w = |left: &mut [i32], need: usize| -> Option<f32> {
         (left.len() >= need).then(|| {
             let j = left.len() - need;
-            q - *left.select_nth_unstable_by(j, f32::total_cmp).1
+            q - from_order_key(*left.select_nth_unstable(j).1)
         })
     };
-    let above_w = |right: &mut [f32], need: usize| -> Option<f32> {
-        (right.len() >= need).then(|| *right.select_nth_unstable_by(need - 1, f32::total_cmp).1 - q)
+    let above_w = |right: &mut [i32], need: usize| -> Option<f32> {
+        (right.len() >= need).then(|| from_order_key(*right.select_nth_unstable(need - 1).1) - q)
     };
     let width = match side(k, p) {
         Side::Top => below_w(left, t).unwrap_or_else(|| widen(q - br.lo)),
@@ -391,6 +416,28 @@ fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn order_keys_sort_like_total_cmp() {
+        let mut v = vec![
+            -f32::MAX,
+            -3.5,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-40,
+            2.0,
+            f32::MAX,
+            -1e-40,
+            7.25,
+            -7.25,
+        ];
+        let mut keys: Vec<i32> = v.iter().map(|&x| order_key(x)).collect();
+        keys.sort_unstable();
+        v.sort_by(f32::total_cmp);
+        let back: Vec<u32> = keys.iter().map(|&k| from_order_key(k).to_bits()).collect();
+        assert_eq!(back, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    }
 
     #[test]
     fn kth_index_follows_spec() {

@@ -138,6 +138,10 @@ pub(crate) mod avx2 {
         part.bad |= _mm256_movemask_ps(bad) != 0 || tail_bad;
     }
 
+    /// Runs at least this long write their output with streaming stores (no read for ownership
+    /// of output lines that are not in cache anyway).
+    const STREAM_MIN: usize = 4096;
+
     /// The initialised prefix of a scratch buffer as a plain slice.
     ///
     /// # Safety
@@ -308,8 +312,14 @@ pub(crate) mod avx2 {
                     sparse.push((base + j) as u32);
                 }
             };
-        // Head up to a byte boundary of the bitset (so each vector step owns one mask byte).
-        let head = ((8 - rel % 8) % 8).min(n);
+        // Head up to a byte boundary of the bitset (so each vector step owns one mask byte) or,
+        // without a bitset, up to a 32-byte boundary of the output (streaming stores).
+        let head = if MASK == 1 {
+            ((8 - rel % 8) % 8).min(n)
+        } else {
+            ((32 - (out.as_ptr() as usize) % 32) % 32 / 4).min(n)
+        };
+        let stream = MASK != 1 && n >= STREAM_MIN && (out.as_ptr() as usize) % 4 == 0;
         for j in 0..head {
             scalar(j, out, bits, sparse);
         }
@@ -337,7 +347,11 @@ pub(crate) mod avx2 {
                 };
                 let d = _mm256_sub_ps(y, tv);
                 let pass = _mm256_cmp_ps::<_CMP_GT_OQ>(d, zero);
-                _mm256_storeu_ps(op.add(j), _mm256_and_ps(d, pass));
+                if stream {
+                    _mm256_stream_ps(op.add(j), _mm256_and_ps(d, pass));
+                } else {
+                    _mm256_storeu_ps(op.add(j), _mm256_and_ps(d, pass));
+                }
                 _mm256_movemask_ps(pass) as u32
             };
             if MASK == 1 {
@@ -360,6 +374,9 @@ pub(crate) mod avx2 {
         }
         for j in full..n {
             scalar(j, out, bits, sparse);
+        }
+        if stream {
+            _mm_sfence();
         }
     }
 
