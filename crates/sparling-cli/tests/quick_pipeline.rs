@@ -53,7 +53,7 @@ fn quick_pipeline_runs_end_to_end() {
             s(&run),
             "--quiet",
             "--max-steps",
-            "30",
+            "70",
         ]);
         assert_eq!(
             out.status.code(),
@@ -66,7 +66,7 @@ fn quick_pipeline_runs_end_to_end() {
     assert_eq!(
         log.lines().count(),
         1,
-        "60 steps x 8 samples = one validation every 400"
+        "140 steps x 8 samples = one validation (every 1000)"
     );
 
     let eval_dir = run.join("eval");

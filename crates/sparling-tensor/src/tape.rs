@@ -59,7 +59,11 @@ fn topo_order(root: &Arc<Meta>) -> Vec<Arc<Meta>> {
     let mut stack: Vec<(Arc<Meta>, usize)> = vec![(Arc::clone(root), 0)];
     visited.insert(root.id);
     while let Some((meta, next)) = stack.pop() {
-        let parents = meta.node.as_ref().map(|n| n.parents.as_slice()).unwrap_or(&[]);
+        let parents = meta
+            .node
+            .as_ref()
+            .map(|n| n.parents.as_slice())
+            .unwrap_or(&[]);
         if next < parents.len() {
             let parent = Arc::clone(&parents[next]);
             stack.push((meta, next + 1));

@@ -16,12 +16,19 @@ pub fn random_array(shape: &[usize], seed: u64) -> ArrayD<f32> {
 
 /// A seeded array with entries uniform in `[-1, 1)` but at least `margin` away from each of
 /// `kinks` (to keep finite differences away from ReLU-like corners).
-pub fn random_array_away_from(shape: &[usize], seed: u64, kinks: &[f32], margin: f32) -> ArrayD<f32> {
+pub fn random_array_away_from(
+    shape: &[usize],
+    seed: u64,
+    kinks: &[f32],
+    margin: f32,
+) -> ArrayD<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    ArrayD::from_shape_fn(IxDyn(shape), |_| loop {
-        let v = rng.random_range(-1.0f32..1.0);
-        if kinks.iter().all(|k| (v - k).abs() >= margin) {
-            break v;
+    ArrayD::from_shape_fn(IxDyn(shape), |_| {
+        loop {
+            let v = rng.random_range(-1.0f32..1.0);
+            if kinks.iter().all(|k| (v - k).abs() >= margin) {
+                break v;
+            }
         }
     })
 }
@@ -93,7 +100,11 @@ where
             .get(&params[which])
             .cloned()
             .unwrap_or_else(|| ArrayD::zeros(input.shape()));
-        assert_eq!(analytic.shape(), input.shape(), "input {which}: gradient shape");
+        assert_eq!(
+            analytic.shape(),
+            input.shape(),
+            "input {which}: gradient shape"
+        );
         for (i, &a) in analytic.iter().enumerate() {
             let eval = |delta: f32| -> f64 {
                 let xs: Vec<Tensor> = inputs

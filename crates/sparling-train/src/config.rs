@@ -403,7 +403,14 @@ impl TrainConfig {
                 log_every_steps: 50,
             },
             Profile::Quick => TrainConfig {
-                domain: sparling_domains::DigitCircleConfig::default(),
+                // One or two digits per image, so that a tiny model gets a few answers right
+                // within the budget and the schedule walks down some rungs: the quick profile
+                // exercises every stage, including the per-density snapshots and the curve.
+                domain: sparling_domains::DigitCircleConfig {
+                    digits_min: 1,
+                    digits_max: 2,
+                    ..sparling_domains::DigitCircleConfig::default()
+                },
                 model: ModelConfig {
                     g_width: 4,
                     g_blocks: 1,
@@ -421,7 +428,7 @@ impl TrainConfig {
                     initial_density: 0.5,
                     factor: 0.75,
                     // A fast-decaying bar so that the quick run walks down several rungs.
-                    bar_decay_per_sample: 2e-4,
+                    bar_decay_per_sample: 1e-4,
                     done_at_density: DIGIT_CIRCLE_DONE_AT,
                 },
                 optimizer: OptimizerConfig {
@@ -430,9 +437,9 @@ impl TrainConfig {
                     ..optimizer
                 },
                 batch_size: 8,
-                max_samples: 6_000,
-                validation_every: 400,
-                validation_samples: 50,
+                max_samples: 20_000,
+                validation_every: 1_000,
+                validation_samples: 100,
                 test_samples: 300,
                 log_every_steps: 25,
             },

@@ -49,7 +49,9 @@ mod tests {
 
     #[test]
     fn sum_is_thread_count_independent() {
-        let x: Vec<f32> = (0..100_003).map(|i| ((i * 7919) % 1000) as f32 * 1e-3).collect();
+        let x: Vec<f32> = (0..100_003)
+            .map(|i| ((i * 7919) % 1000) as f32 * 1e-3)
+            .collect();
         let one = crate::testing::with_threads(1, || sum_f64(&x));
         let many = crate::testing::with_threads(4, || sum_f64(&x));
         assert_eq!(one.to_bits(), many.to_bits());

@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(y.to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
         let g = y.backward_with(arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn());
         assert_eq!(g.get(&b).unwrap().as_slice().unwrap(), &[4.0, 6.0]);
-        assert_eq!(g.get(&a).unwrap().as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            g.get(&a).unwrap().as_slice().unwrap(),
+            &[1.0, 2.0, 3.0, 4.0]
+        );
     }
 
     #[test]

@@ -107,13 +107,20 @@ mod tests {
         assert_eq!(y.to_vec(), vec![6.0, 15.0]);
         assert_eq!(x.sum_all().item(), 21.0);
         let g = y.backward_with(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
-        assert_eq!(g.get(&x).unwrap().as_slice().unwrap(), &[1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        assert_eq!(
+            g.get(&x).unwrap().as_slice().unwrap(),
+            &[1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+        );
     }
 
     #[test]
     fn sum_grad_matches_fd() {
         let x = random_array(&[3, 4, 5], 3);
-        gradcheck(|x| x[0].sum(&[0, 2], true), std::slice::from_ref(&x), &GradCheck::default());
+        gradcheck(
+            |x| x[0].sum(&[0, 2], true),
+            std::slice::from_ref(&x),
+            &GradCheck::default(),
+        );
         gradcheck(|x| x[0].sum_all(), &[x], &GradCheck::default());
     }
 }
