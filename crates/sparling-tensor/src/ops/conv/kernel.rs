@@ -128,16 +128,15 @@ pub(crate) fn conv_bwd(
 }
 
 fn conv_bwd_bias(g: &ConvGeom, dy: &[f32]) -> Vec<f32> {
+    // One task per output channel; within it, images in order (thread-count independent).
     let plane = g.out_plane();
     (0..g.cout)
+        .into_par_iter()
         .map(|co| {
             let mut acc = 0.0f64;
             for n in 0..g.n {
                 let start = (n * g.cout + co) * plane;
-                acc += dy[start..start + plane]
-                    .iter()
-                    .map(|&v| v as f64)
-                    .sum::<f64>();
+                acc += crate::kernels::par::lane_sum_f64(&dy[start..start + plane]);
             }
             acc as f32
         })
