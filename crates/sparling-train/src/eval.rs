@@ -209,10 +209,26 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         opts.overlay_samples,
     )?;
 
+    // The curve: rungs from about `curve_span` x the minimum density down to the operating
+    // point; a run that stopped earlier shows its last few rungs instead.
+    let in_span =
+        |k: u32| k <= operating_rung && initial * factor.powi(k as i32) <= opts.curve_span * dmin;
+    let lowest_kept = if rungs.iter().any(|(k, _)| in_span(*k)) {
+        None
+    } else {
+        rungs
+            .len()
+            .checked_sub(4)
+            .map(|i| rungs[i].0)
+            .or(rungs.first().map(|r| r.0))
+    };
     let mut curve = Vec::new();
     for (k, path) in &rungs {
-        let d = initial * factor.powi(*k as i32);
-        if *k > operating_rung || d > opts.curve_span * dmin {
+        let keep = match lowest_kept {
+            None => in_span(*k),
+            Some(lo) => *k >= lo,
+        };
+        if !keep {
             continue;
         }
         if *k == operating_rung {
