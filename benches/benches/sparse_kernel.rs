@@ -3,12 +3,15 @@
 //! C = 10, 100x100, sparsity in {0.5, 0.999, 0.99995}, each next to a naive sort-based kernel.
 //! Throughput is in elements (N*C*H*W) per second.
 //!
-//! Run: `RAYON_NUM_THREADS=2 cargo bench -p sparling-benches --bench sparse_kernel`
+//! Run (see docs/perf-sparse.md for why the allocator setting):
+//! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=134217728:glibc.malloc.trim_threshold=1073741824 \
+//!  RAYON_NUM_THREADS=2 cargo bench -p sparling-benches --bench sparse_kernel`
 //! (append `-- <filter>` to select groups, e.g. `-- sparse_train_forward/fused`).
 
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rayon::prelude::*;
 use sparling_benches::{gaussian_batch, label, naive};
 use sparling_sparse::kernel::{ChannelLayout, kth_index, kth_smallest};
 use sparling_sparse::{BatchNormSparse, BatchNormSparseConfig, SparseConfig, SparseLayer};
@@ -107,6 +110,19 @@ fn eval_forward(c: &mut Criterion) {
                     no_grad(|| l.forward(&xs[i % xs.len()], false)).expect("forward")
                 })
             });
+            if s == SPARSITIES[0] {
+                // The floor: one streaming read-and-write pass (a parallel copy into a new
+                // buffer), the least any output-producing forward costs.
+                g.bench_function(BenchmarkId::new("copy_floor", label(shape)), |b| {
+                    b.iter(|| {
+                        i += 1;
+                        let src = arrays[i % arrays.len()].as_slice().expect("contiguous");
+                        let mut v: Vec<f32> = Vec::with_capacity(src.len());
+                        v.par_extend(src.par_iter().copied());
+                        v
+                    })
+                });
+            }
             let st = l.state();
             let mut nl = naive::NaiveLayer::new(10, 1.0 - s);
             nl.t = st.sparse.thresholds.clone();
