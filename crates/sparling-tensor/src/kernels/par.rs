@@ -32,25 +32,27 @@ pub fn add_assign(dst: &mut ArrayD<f32>, src: &ArrayD<f32>) {
     }
 }
 
-/// Sequential sum of a slice: blocks of 256 values are summed in 8 f32 lanes (vectorised),
-/// each block's lanes are added into an f64 total in order. Deterministic and much faster than
-/// converting every value to f64.
-pub fn lane_sum_f64(x: &[f32]) -> f64 {
-    const LANES: usize = 8;
-    const BLOCK: usize = 256;
+/// Lanes of [`lane_sum_f64`]'s f32 accumulators.
+pub const LANES: usize = 16;
+/// Values per run of [`lane_sum_f64`] before its lanes are flushed into the f64 total.
+pub const LANE_RUN: usize = 512;
+
+/// Sequential sum of a slice: runs of [`LANE_RUN`] values are summed in [`LANES`] f32 lanes
+/// (vectorised), each run's lanes are added into an f64 total in order. Deterministic and much
+/// faster than converting every value to f64.
+pub fn lane_sum_f64(a: &[f32]) -> f64 {
     let mut total = 0.0f64;
-    for block in x.chunks(BLOCK) {
+    for run in a.chunks(LANE_RUN) {
         let mut acc = [0.0f32; LANES];
-        let mut it = block.chunks_exact(LANES);
-        for v in &mut it {
-            for l in 0..LANES {
-                acc[l] += v[l];
+        let chunks = run.chunks_exact(LANES);
+        let rest: f32 = chunks.remainder().iter().sum();
+        for c in chunks {
+            let c: &[f32; LANES] = c.try_into().expect("full lane chunk");
+            for i in 0..LANES {
+                acc[i] += c[i];
             }
         }
-        for (l, &v) in it.remainder().iter().enumerate() {
-            acc[l] += v;
-        }
-        total += acc.iter().map(|&a| a as f64).sum::<f64>();
+        total += acc.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
     }
     total
 }

@@ -13,7 +13,7 @@ use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
 use crate::Tensor;
-use crate::kernels::par::{CHUNK, MIN_PAR_ELEMS};
+use crate::kernels::par::{CHUNK, LANE_RUN as SUB, LANES, MIN_PAR_ELEMS, lane_sum_f64};
 use crate::ops::{Backward, GradSink, record};
 
 impl Tensor {
@@ -86,30 +86,8 @@ fn rows_per_block(d: usize) -> usize {
 
 /// Rows whose parameter gradients are summed in f32 before being added into f64.
 const F32_ROWS: usize = 32;
-/// Independent f32 accumulator lanes of the row reductions (so the loops vectorise).
-const LANES: usize = 16;
-/// Values per f32 partial sum of the row reductions before it is added into f64.
-const SUB: usize = 512;
 
-/// `sum(a)`: f32 lanes over runs of [`SUB`] values, run totals in f64 (a fixed order).
-fn lane_sum(a: &[f32]) -> f64 {
-    let mut total = 0.0f64;
-    for run in a.chunks(SUB) {
-        let mut acc = [0.0f32; LANES];
-        let chunks = run.chunks_exact(LANES);
-        let rest: f32 = chunks.remainder().iter().sum();
-        for c in chunks {
-            let c: &[f32; LANES] = c.try_into().expect("full lane chunk");
-            for i in 0..LANES {
-                acc[i] += c[i];
-            }
-        }
-        total += acc.iter().map(|&v| v as f64).sum::<f64>() + rest as f64;
-    }
-    total
-}
-
-/// `sum((a - pa) * (b - pb))`, accumulated as in [`lane_sum`].
+/// `sum((a - pa) * (b - pb))`, accumulated as in [`lane_sum_f64`].
 fn lane_dot_shifted(a: &[f32], pa: f32, b: &[f32], pb: f32) -> f64 {
     let mut total = 0.0f64;
     for (ra, rb) in a.chunks(SUB).zip(b.chunks(SUB)) {
@@ -157,7 +135,7 @@ fn layer_norm_fwd(
     let body = |(((o, xh), is), xs): FwdBlock<'_>| {
         for (r, is) in is.iter_mut().enumerate() {
             let row = &xs[r * d..(r + 1) * d];
-            let mean = (lane_sum(row) / d as f64) as f32;
+            let mean = (lane_sum_f64(row) / d as f64) as f32;
             let var = lane_dot_shifted(row, mean, row, mean) / d as f64;
             let inv = (1.0 / (var + eps as f64).sqrt()) as f32;
             *is = inv;
@@ -315,7 +293,7 @@ impl Backward for LayerNormBackward {
                             None => grow[j],
                         };
                     }
-                    let m1 = (lane_sum(&gw) / d as f64) as f32;
+                    let m1 = (lane_sum_f64(&gw) / d as f64) as f32;
                     let m2 = (lane_dot_shifted(&gw, 0.0, xrow, 0.0) / d as f64) as f32;
                     let dxrow = &mut dx[r * d..(r + 1) * d];
                     for ((o, &a), &h) in dxrow.iter_mut().zip(&gw).zip(xrow) {
