@@ -362,20 +362,25 @@ impl TrainConfig {
             affine: true,
             momentum: 0.1,
         };
+        // SPEC section 8's probe, with three changes that cut the samples it needs: a larger
+        // learning rate (3e-4 -> 1e-3, warm-up 200 -> 300 steps) for the slow early phase in
+        // which h learns the circular order, and validation every 2,000 samples instead of
+        // 8,000 (with the bar decaying 4e-6 per sample, 0.008 per validation instead of
+        // 0.016), so that a rung the model has already adapted to costs 2,000 samples, not 8,000.
         let annealing = ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,
-            bar_decay_per_sample: 2e-6,
+            bar_decay_per_sample: 4e-6,
             done_at_density: DIGIT_CIRCLE_DONE_AT,
         };
         let optimizer = OptimizerConfig {
-            lr: 3e-4,
+            lr: 1e-3,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
             grad_clip: Some(1.0),
-            warmup_steps: 200,
+            warmup_steps: 300,
         };
         match profile {
             Profile::Default | Profile::Full => TrainConfig {
@@ -397,7 +402,7 @@ impl TrainConfig {
                 optimizer,
                 batch_size: 32,
                 max_samples: 1_500_000,
-                validation_every: 8_000,
+                validation_every: 2_000,
                 validation_samples: 500,
                 test_samples: 10_000,
                 log_every_steps: 50,
