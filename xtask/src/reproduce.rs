@@ -74,31 +74,35 @@ impl Reproduce {
         }
     }
 
-    fn experiments(&self) -> Vec<&'static str> {
-        if self.full {
-            vec![
-                "sparling",
-                "st",
-                "no-batchnorm",
-                "no-annealing",
-                "l1-0.1",
-                "l1-1",
-                "l1-10",
-                "kl-0.1",
-                "kl-10",
-            ]
-        } else {
-            vec!["sparling"]
+    /// The experiments of the profile: with `--full`, every one `sparling preset --list` names
+    /// (the training crate's list, so xtask keeps no copy); otherwise Sparling alone.
+    fn experiments(&self, root: &Path) -> Result<Vec<String>> {
+        if !self.full {
+            return Ok(vec!["sparling".to_string()]);
         }
+        let output = sparling(root, 1)
+            .args(["preset", "--list"])
+            .stderr(Stdio::inherit())
+            .output()
+            .context("starting `sparling preset --list`")?;
+        if !output.status.success() {
+            bail!("`sparling preset --list` failed ({})", output.status);
+        }
+        let text = String::from_utf8(output.stdout).context("`sparling preset --list` output")?;
+        let list: Vec<String> = text.lines().map(str::to_string).collect();
+        if list.first().map(String::as_str) != Some("sparling") {
+            bail!("`sparling preset --list` did not start with `sparling`: {list:?}");
+        }
+        Ok(list)
     }
 
-    fn jobs(&self) -> Vec<Job> {
+    fn jobs(&self, root: &Path) -> Result<Vec<Job>> {
         let seeds = self
             .seeds
             .clone()
             .unwrap_or_else(|| if self.full { vec![0, 1, 2] } else { vec![0] });
         let mut jobs = Vec::new();
-        for exp in self.experiments() {
+        for exp in self.experiments(root)? {
             if self.only.as_deref().is_some_and(|o| o != exp) {
                 continue;
             }
@@ -110,12 +114,12 @@ impl Reproduce {
             };
             for seed in exp_seeds {
                 jobs.push(Job {
-                    experiment: exp.to_string(),
+                    experiment: exp.clone(),
                     seed,
                 });
             }
         }
-        jobs
+        Ok(jobs)
     }
 
     /// Runs the reproduction.
@@ -146,7 +150,7 @@ impl Reproduce {
         )?;
 
         if self.merge.is_none() {
-            let list = self.jobs();
+            let list = self.jobs(&root)?;
             if list.is_empty() {
                 bail!("no experiment matches --only {:?}", self.only);
             }

@@ -199,10 +199,13 @@ impl SparlingModel {
     pub fn encode(&self, map: &Tensor) -> Tensor {
         let n = map.shape()[0];
         let d = self.cfg.d_model;
-        let pooled = self
-            .collapse
-            .forward(map)
-            .max_pool2d([self.cfg.pool; 2], [self.cfg.pool; 2]);
+        // The 1x1 conv and the max-pool, fused: the (N, collapse, H, W) map is never built.
+        let bias = self.collapse.bias().map(|b| b.get());
+        let pooled = map.conv1x1_max_pool2d(
+            &self.collapse.weight().get(),
+            bias.as_ref(),
+            [self.cfg.pool; 2],
+        );
         let cells = self.grid[0] * self.grid[1];
         debug_assert_eq!(pooled.shape(), &[n, d, self.grid[0], self.grid[1]]);
         let tokens = pooled.reshape(&[n, d, cells]).transpose(1, 2);
