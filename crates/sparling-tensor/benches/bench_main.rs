@@ -1,9 +1,11 @@
-//! Criterion benchmarks of the tensor core: matmul, conv2d (forward and forward+backward) and
-//! the reference motif model g of SPEC section 7 (forward+backward).
+//! Criterion benchmarks of the tensor core: matmul, conv2d (forward and forward+backward), the
+//! fused collapse (1x1 conv + max-pool, against the unfused pair) and the reference motif model
+//! g of SPEC section 7 (forward+backward).
 //!
 //! GEMM/conv groups end in `_flop` and use `Throughput::Elements(flops)`, so criterion's
-//! "Gelem/s" reads as GFLOP/s; the motif-model group uses `Throughput::Elements(batch)`
-//! (samples/s). Sample sizes and times are small so that the whole run takes a few minutes:
+//! "Gelem/s" reads as GFLOP/s; the motif-model and collapse groups use
+//! `Throughput::Elements(batch)` (samples/s). Sample sizes and times are small so that the whole
+//! run takes a few minutes:
 //!
 //! ```text
 //! cargo bench -p sparling-tensor --bench bench_main                    # wall-clock time
@@ -36,6 +38,7 @@ fn config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
 fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
     ops::matmul::bench(&mut c, prefix);
     ops::conv2d::bench(&mut c, prefix);
+    ops::collapse::bench(&mut c, prefix);
     ops::motif::bench(&mut c, prefix);
     c.final_summary();
 }

@@ -1,5 +1,6 @@
 //! Benchmark modules, one per area.
 
+pub mod collapse;
 pub mod conv2d;
 pub mod matmul;
 pub mod motif;
