@@ -95,6 +95,11 @@ fn quick_pipeline_runs_end_to_end() {
     assert!(report.trim().ends_with("report.md"));
     let md = std::fs::read_to_string(root.path().join("report.md")).unwrap();
     assert!(md.contains("| sparling | 1 |"), "{md}");
+    // Stopped by --max-steps, so no status.json: the runs table reads the last validation.
+    assert!(
+        md.contains("| sparling-seed0 | 1000 | 125 |") && md.contains("interrupted"),
+        "{md}"
+    );
     assert!(root.path().join("report.json").exists());
     assert!(root.path().join("training_accuracy.png").exists());
 }

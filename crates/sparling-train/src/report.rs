@@ -434,21 +434,30 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
         "\n## Runs\n\n| run | samples | steps | wall time (min) | samples/s | ended |\n|---|---|---|---|---|---|"
     );
     for r in &runs {
-        let s = r.status.as_ref();
-        let samples = s.and_then(|s| s["samples"].as_u64()).unwrap_or(0);
-        let wall = s
-            .and_then(|s| s["wall_seconds"].as_f64())
-            .unwrap_or(f64::NAN);
+        // A finished run has `status.json`; an interrupted one is described by its last
+        // validation (what its checkpoint holds).
+        let (samples, steps, wall, ended) = match (r.status.as_ref(), r.log.last()) {
+            (Some(s), _) => (
+                s["samples"].as_u64().unwrap_or(0),
+                s["steps"].as_u64().unwrap_or(0),
+                s["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+                s["finished"].as_str().unwrap_or("finished").to_string(),
+            ),
+            (None, Some(v)) => (
+                v.samples,
+                v.step,
+                v.wall_seconds,
+                "interrupted (to the last validation)".to_string(),
+            ),
+            (None, None) => (0, 0, f64::NAN, "not started".to_string()),
+        };
         let _ = writeln!(
             md,
-            "| {}-seed{} | {samples} | {} | {:.1} | {:.1} | {} |",
+            "| {}-seed{} | {samples} | {steps} | {:.1} | {:.1} | {ended} |",
             r.experiment,
             r.seed,
-            s.and_then(|s| s["steps"].as_u64()).unwrap_or(0),
             wall / 60.0,
             samples as f64 / wall,
-            s.and_then(|s| s["finished"].as_str())
-                .unwrap_or("unfinished")
         );
     }
 
