@@ -15,9 +15,9 @@ use rayon::prelude::*;
 
 use super::apply::{Mask, MaskMode, Run, affine_value, apply_run};
 use super::layout::ChannelLayout;
-use super::scan::{Bracket, Part, first_non_finite, scan_run, scan_zero_run};
+use super::scan::{Bracket, Part, non_finite_error, scan_run, scan_zero_run};
 use super::select::{SMALL, SelectHint, Side, Stage, hint_bracket, resolve, side};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Shortest map (H*W or L) handled per channel.
 pub(crate) const MIN_INNER: usize = 1024;
@@ -141,15 +141,8 @@ pub(crate) fn train_step(
         .map(|(c, (b, hint))| channel_step(c, b, layout, &spec, hint))
         .collect();
     if results.iter().any(Option::is_none) {
-        let flat = first_non_finite(data).expect("a non-finite value was flagged");
-        let (channel, item, offset) = layout.locate(flat);
-        return Err(Error::NonFinite {
-            op: "sparse k-th value",
-            channel,
-            item,
-            offset,
-            value: data[flat],
-        });
+        return Err(non_finite_error(data, layout, "sparse k-th value")
+            .expect("a non-finite value was flagged"));
     }
     // SAFETY: every channel wrote all values of its maps (zeros plus fix-ups, or the full
     // output pass), and the maps cover `0..len`.

@@ -2,7 +2,8 @@
 //! "naive kernel" of the benchmarks.
 
 use super::layout::ChannelLayout;
-use crate::error::{Error, Result};
+use super::scan::non_finite_error;
+use crate::error::Result;
 
 /// The k-th smallest (1-indexed) of `values` by sorting a copy with `f32::total_cmp`.
 ///
@@ -33,15 +34,8 @@ pub fn kth_smallest_per_channel_sorted(
     layout: &ChannelLayout,
     ks: &[usize],
 ) -> Result<Vec<f32>> {
-    if let Some(flat) = data.iter().position(|v| !v.is_finite()) {
-        let (channel, item, offset) = layout.locate(flat);
-        return Err(Error::NonFinite {
-            op: "sparse k-th value (reference)",
-            channel,
-            item,
-            offset,
-            value: data[flat],
-        });
+    if let Some(e) = non_finite_error(data, layout, "sparse k-th value (reference)") {
+        return Err(e);
     }
     Ok((0..layout.channels)
         .map(|c| kth_smallest_sorted(&channel_values(data, layout, c), ks[c]))

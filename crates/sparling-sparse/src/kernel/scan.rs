@@ -8,6 +8,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::layout::{ChannelLayout, TASK};
+use crate::error::Error;
 
 /// An inclusive value bracket `[lo, hi]` (`lo` may be `-inf`, `hi` may be `+inf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -314,6 +315,24 @@ pub(crate) fn scan_zero(
 /// The flat index of the first non-finite value of `data` (in memory order), if any.
 pub(crate) fn first_non_finite(data: &[f32]) -> Option<usize> {
     data.iter().position(|v| !v.is_finite())
+}
+
+/// The [`Error::NonFinite`] of `op` naming the first non-finite value of `data`, if any.
+pub(crate) fn non_finite_error(
+    data: &[f32],
+    layout: &ChannelLayout,
+    op: &'static str,
+) -> Option<Error> {
+    first_non_finite(data).map(|flat| {
+        let (channel, item, offset) = layout.locate(flat);
+        Error::NonFinite {
+            op,
+            channel,
+            item,
+            offset,
+            value: data[flat],
+        }
+    })
 }
 
 #[cfg(test)]

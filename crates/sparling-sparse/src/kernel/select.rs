@@ -19,8 +19,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::layout::ChannelLayout;
-use super::scan::{Bracket, Part, first_non_finite, scan, scan_zero};
-use crate::error::{Error, Result};
+use super::scan::{Bracket, Part, non_finite_error, scan, scan_zero};
+use crate::error::Result;
 
 /// Below this many positions a channel is selected directly on a full copy.
 pub(crate) const SMALL: usize = 4096;
@@ -167,15 +167,8 @@ pub(crate) fn select(
             _ => scan(data, layout, &brackets, if first { shifts } else { None }),
         };
         if parts.iter().any(|pt| pt.bad) {
-            let flat = first_non_finite(data).expect("a non-finite value was flagged");
-            let (channel, item, offset) = layout.locate(flat);
-            return Err(Error::NonFinite {
-                op: "sparse k-th value",
-                channel,
-                item,
-                offset,
-                value: data[flat],
-            });
+            return Err(non_finite_error(data, layout, "sparse k-th value")
+                .expect("a non-finite value was flagged"));
         }
         if first {
             moments = parts.iter().map(|pt| (pt.s1, pt.s2)).collect();
@@ -416,6 +409,7 @@ pub(crate) fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn order_keys_sort_like_total_cmp() {
