@@ -150,7 +150,8 @@ impl SparlingModel {
         let dec_len = max_tokens + 1;
         let model = SparlingModel {
             enc_pos: root.sub("h").param("enc_pos", &[cells, d], small),
-            enc_pos_fixed: posenc::sinusoidal_2d(grid[0], grid[1], d),
+            enc_pos_fixed: posenc::sinusoidal_2d(grid[0], grid[1], d)
+                .mul_scalar(cfg.position_scale),
             encoder: transformer_encoder(&root.sub("h").sub("encoder"), cfg.encoder_layers, tcfg),
             tok_embed: embedding_with(&root.sub("h").sub("embed"), vocab.len(), d, small),
             dec_pos: root.sub("h").param("dec_pos", &[dec_len, d], small),
@@ -197,6 +198,13 @@ impl SparlingModel {
 
     /// collapse + encoder: the memory `(N, cells, d)` from a motif map.
     pub fn encode(&self, map: &Tensor) -> Tensor {
+        self.encoder
+            .forward(&self.tokens(map).add(&self.encoder_positions()))
+    }
+
+    /// collapse alone: the encoder's input tokens `(N, cells, d)` from a motif map, before the
+    /// positional encodings are added.
+    pub fn tokens(&self, map: &Tensor) -> Tensor {
         let n = map.shape()[0];
         let d = self.cfg.d_model;
         // The 1x1 conv and the max-pool, fused: the (N, collapse, H, W) map is never built.
@@ -208,9 +216,12 @@ impl SparlingModel {
         );
         let cells = self.grid[0] * self.grid[1];
         debug_assert_eq!(pooled.shape(), &[n, d, self.grid[0], self.grid[1]]);
-        let tokens = pooled.reshape(&[n, d, cells]).transpose(1, 2);
-        let pos = self.enc_pos.get().add(&self.enc_pos_fixed);
-        self.encoder.forward(&tokens.add(&pos))
+        pooled.reshape(&[n, d, cells]).transpose(1, 2)
+    }
+
+    /// The encoder's positional encodings `(cells, d)`: learned plus fixed 2-D sinusoidal.
+    pub fn encoder_positions(&self) -> Tensor {
+        self.enc_pos.get().add(&self.enc_pos_fixed)
     }
 
     /// Decoder logits `(N, T, vocab)` for decoder inputs `(N, T)` (row-major ids).
@@ -228,22 +239,8 @@ impl SparlingModel {
 
     /// Teacher-forced loss on images `(N, 1, H, W)` and target class sequences.
     pub fn loss(&self, x: &Tensor, targets: &[Vec<TokenId>], train: bool) -> Result<ForwardOutput> {
-        let n = targets.len();
-        let t = self.max_tokens + 1;
         let out = self.motifs(x, train)?;
-        let memory = self.encode(&out.map);
-        let mut inputs = Vec::with_capacity(n * t);
-        let mut labels = Vec::with_capacity(n * t);
-        for y in targets {
-            let enc = self.vocab.encode_padded(y, t + 1)?;
-            inputs.extend_from_slice(&enc[..t]);
-            labels.extend_from_slice(&enc[1..]);
-        }
-        let logits = self.decode(&memory, &inputs, t);
-        let v = self.vocab.len();
-        let ce = logits
-            .reshape(&[n * t, v])
-            .cross_entropy(&labels, Some(self.vocab.pad()));
+        let ce = self.sequence_loss(&out.map, targets)?;
         let loss = match &out.aux {
             Some(a) => ce.add(a),
             None => ce.clone(),
@@ -255,13 +252,42 @@ impl SparlingModel {
         })
     }
 
+    /// h's teacher-forced mean token cross-entropy on a motif map `(N, C, H, W)`: collapse,
+    /// encoder and decoder, without g or the bottleneck (used by [`SparlingModel::loss`], and
+    /// on its own to train h on oracle motif maps).
+    pub fn sequence_loss(&self, map: &Tensor, targets: &[Vec<TokenId>]) -> Result<Tensor> {
+        let n = targets.len();
+        let t = self.max_tokens + 1;
+        let memory = self.encode(map);
+        let mut inputs = Vec::with_capacity(n * t);
+        let mut labels = Vec::with_capacity(n * t);
+        for y in targets {
+            let enc = self.vocab.encode_padded(y, t + 1)?;
+            inputs.extend_from_slice(&enc[..t]);
+            labels.extend_from_slice(&enc[1..]);
+        }
+        let logits = self.decode(&memory, &inputs, t);
+        let v = self.vocab.len();
+        Ok(logits
+            .reshape(&[n * t, v])
+            .cross_entropy(&labels, Some(self.vocab.pad())))
+    }
+
     /// Greedy decoding (evaluation mode, no graph): the predicted class sequences and the
     /// motif maps that produced them.
     pub fn predict(&self, x: &Tensor) -> Result<(Vec<Vec<TokenId>>, Tensor)> {
         no_grad(|| {
             let out = self.motifs(x, false)?;
-            let memory = self.encode(&out.map);
-            let n = x.shape()[0];
+            let decoded = self.predict_from_map(&out.map);
+            Ok((decoded, out.map))
+        })
+    }
+
+    /// h alone, greedy (no graph): the predicted class sequences for motif maps `(N, C, H, W)`.
+    pub fn predict_from_map(&self, map: &Tensor) -> Vec<Vec<TokenId>> {
+        no_grad(|| {
+            let memory = self.encode(map);
+            let n = map.shape()[0];
             let max_t = self.max_tokens + 1;
             let mut seqs: Vec<Vec<TokenId>> = vec![vec![self.vocab.start()]; n];
             let mut done = vec![false; n];
@@ -281,11 +307,9 @@ impl SparlingModel {
                     break;
                 }
             }
-            let decoded = seqs
-                .iter()
+            seqs.iter()
                 .map(|s| decode_lenient(&self.vocab, s))
-                .collect();
-            Ok((decoded, out.map))
+                .collect()
         })
     }
 }
