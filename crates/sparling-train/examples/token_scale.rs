@@ -49,6 +49,34 @@ fn main() {
                 .mean()
                 .expect("t")
                 .sqrt();
+            // Per sample: the norms of the tokens' deviations from their mean over the cells,
+            // sorted; the top cells are where the digits are.
+            let (mut top, mut median) = (0.0f64, 0.0f64);
+            for sample in tokens.outer_iter() {
+                let mean = sample.mean_axis(ndarray::Axis(0)).expect("cells");
+                let mut norms: Vec<f64> = sample
+                    .outer_iter()
+                    .map(|t| (&t - &mean).mapv(|v| (v as f64).powi(2)).sum().sqrt())
+                    .collect();
+                norms.sort_by(f64::total_cmp);
+                top += norms[norms.len() - 3..].iter().sum::<f64>() / 3.0;
+                median += norms[norms.len() / 2];
+            }
+            let n = tokens.shape()[0] as f64;
+            let pos_norm = {
+                let mean = pos.mean_axis(ndarray::Axis(0)).expect("cells");
+                (&pos - &mean)
+                    .mapv(|v| (v as f64).powi(2))
+                    .sum_axis(ndarray::Axis(1))
+                    .mapv(f64::sqrt)
+                    .mean()
+                    .expect("cells")
+            };
+            println!(
+                "  token deviation norm: top-3 cells {:.2}, median cell {:.2}; position {pos_norm:.2}",
+                top / n,
+                median / n
+            );
             println!(
                 "{path}: density {:.3e}, map nonzero {:.3e}, mean survivor {:.3}, max {:.3}; \
                  token RMS {tok_abs:.3}, spatial RMS {tok_rms:.3}; position spatial RMS {:.3}",

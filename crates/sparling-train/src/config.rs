@@ -62,6 +62,13 @@ pub struct ModelConfig {
     /// sinusoid does, which drowns the positions h needs for the circular order.
     #[serde(default = "unit_scale")]
     pub position_scale: f32,
+    /// A LayerNorm (affine) on the collapsed tokens before the positions are added (default
+    /// off). g's digit peaks reach tens of standard deviations, so the tokens of the cells that
+    /// hold a digit deviate from the others about 17 times as much as the unit positions vary
+    /// (`examples/token_scale.rs`); normalising the tokens keeps position and content on one
+    /// scale, which is what h needs to learn the circular order.
+    #[serde(default)]
+    pub token_norm: bool,
 }
 
 fn unit_scale() -> f32 {
@@ -407,6 +414,7 @@ impl TrainConfig {
                     encoder_layers: 3,
                     decoder_layers: 3,
                     position_scale: 3.0,
+                    token_norm: true,
                 },
                 bottleneck: sparse,
                 schedule: annealing,
@@ -439,6 +447,7 @@ impl TrainConfig {
                     encoder_layers: 1,
                     decoder_layers: 1,
                     position_scale: 3.0,
+                    token_norm: true,
                 },
                 bottleneck: sparse,
                 schedule: ScheduleConfig::Annealing {
@@ -552,6 +561,28 @@ mod tests {
         let mut c = TrainConfig::preset(Profile::Quick);
         c.domain.radius_min = 90;
         assert!(c.validate().unwrap_err().to_string().contains("domain"));
+        for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let mut c = TrainConfig::preset(Profile::Quick);
+            c.model.position_scale = bad;
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("model.position_scale"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn new_model_fields_default_to_the_old_model() {
+        // Config files written before the field existed still load, with the unit sinusoid.
+        let c = TrainConfig::preset(Profile::Default);
+        let mut value = serde_json::to_value(&c).unwrap();
+        value["model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("position_scale");
+        value["model"].as_object_mut().unwrap().remove("token_norm");
+        let old = TrainConfig::from_json(&value.to_string()).unwrap();
+        assert_eq!(old.model.position_scale, 1.0);
+        assert!(!old.model.token_norm);
+        assert_eq!(c.model.position_scale, 3.0);
     }
 
     #[test]

@@ -5,17 +5,19 @@
 //!   field is `1 + 4 * blocks` pixels wide (17 with 4 units, as in the paper).
 //! * S ([`crate::bottleneck::Bottleneck`]): BatchNorm + the Sparse layer, or a baseline.
 //! * collapse: a 1x1 conv to `collapse_channels` and a `pool x pool` max-pool (as the paper).
-//! * h: a pre-norm transformer encoder over the pooled grid (learned positions plus fixed 2-D
-//!   sinusoidal ones) and a pre-norm autoregressive decoder with greedy decoding. h learns the
+//! * h: optionally a LayerNorm on the pooled tokens, then a pre-norm transformer encoder over
+//!   the pooled grid (learned positions plus fixed 2-D sinusoidal ones, the latter scaled by
+//!   `position_scale`) and a pre-norm autoregressive decoder with greedy decoding. h learns the
 //!   circular order and the canonical rotation itself: no geometry is coded in.
 
 use std::sync::Arc;
 
 use sparling_domains::{TokenId, Vocab};
 use sparling_nn::{
-    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, Embedding, Init, Linear, Param, ParamStore,
-    Path, TransformerConfig, TransformerDecoder, TransformerEncoder, batch_norm2d, conv2d,
-    embedding_with, linear, posenc, transformer_decoder, transformer_encoder,
+    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, Embedding, Init, LayerNorm, LayerNormConfig,
+    Linear, Param, ParamStore, Path, TransformerConfig, TransformerDecoder, TransformerEncoder,
+    batch_norm2d, conv2d, embedding_with, layer_norm, linear, posenc, transformer_decoder,
+    transformer_encoder,
 };
 use sparling_tensor::{Module, ModuleT, Tensor, no_grad};
 
@@ -96,6 +98,7 @@ pub struct SparlingModel {
     bottleneck: Bottleneck,
     collapse: Conv2d,
     grid: [usize; 2],
+    token_norm: Option<LayerNorm>,
     enc_pos: Arc<Param>,
     enc_pos_fixed: Tensor,
     encoder: TransformerEncoder,
@@ -149,6 +152,13 @@ impl SparlingModel {
         let tcfg = TransformerConfig::new(d, cfg.heads, cfg.ff);
         let dec_len = max_tokens + 1;
         let model = SparlingModel {
+            token_norm: cfg.token_norm.then(|| {
+                layer_norm(
+                    &root.sub("h").sub("token_norm"),
+                    d,
+                    LayerNormConfig::default(),
+                )
+            }),
             enc_pos: root.sub("h").param("enc_pos", &[cells, d], small),
             enc_pos_fixed: posenc::sinusoidal_2d(grid[0], grid[1], d)
                 .mul_scalar(cfg.position_scale),
@@ -202,8 +212,8 @@ impl SparlingModel {
             .forward(&self.tokens(map).add(&self.encoder_positions()))
     }
 
-    /// collapse alone: the encoder's input tokens `(N, cells, d)` from a motif map, before the
-    /// positional encodings are added.
+    /// collapse alone (and the token LayerNorm, if configured): the encoder's input tokens
+    /// `(N, cells, d)` from a motif map, before the positional encodings are added.
     pub fn tokens(&self, map: &Tensor) -> Tensor {
         let n = map.shape()[0];
         let d = self.cfg.d_model;
@@ -216,7 +226,11 @@ impl SparlingModel {
         );
         let cells = self.grid[0] * self.grid[1];
         debug_assert_eq!(pooled.shape(), &[n, d, self.grid[0], self.grid[1]]);
-        pooled.reshape(&[n, d, cells]).transpose(1, 2)
+        let tokens = pooled.reshape(&[n, d, cells]).transpose(1, 2);
+        match &self.token_norm {
+            Some(norm) => norm.forward(&tokens),
+            None => tokens,
+        }
     }
 
     /// The encoder's positional encodings `(cells, d)`: learned plus fixed 2-D sinusoidal.
@@ -323,4 +337,44 @@ fn decode_lenient(vocab: &Vocab, seq: &[TokenId]) -> Vec<TokenId> {
         .filter(|&&t| vocab.is_class(t))
         .copied()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Profile;
+
+    #[test]
+    fn position_scale_multiplies_the_fixed_sinusoid_only() {
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        let grid = cfg.domain.size / cfg.model.pool;
+        let d = cfg.model.d_model;
+        for scale in [1.0f32, 2.5] {
+            cfg.model.position_scale = scale;
+            let model = SparlingModel::new(&cfg, 7).unwrap();
+            let learned = model.enc_pos.get().to_array();
+            let got = model.encoder_positions().to_array();
+            let sinusoid = posenc::sinusoidal_2d_array(grid, grid, d);
+            for ((g, l), s) in got.iter().zip(learned.iter()).zip(sinusoid.iter()) {
+                assert_eq!(*g, l + s * scale);
+            }
+        }
+    }
+
+    #[test]
+    fn h_alone_agrees_with_the_full_model() {
+        // `loss` is g + bottleneck + `sequence_loss`; `predict` is g + `predict_from_map`.
+        let cfg = TrainConfig::preset(Profile::Quick);
+        let model = SparlingModel::new(&cfg, 3).unwrap();
+        let domain = sparling_domains::DigitCircle::new(cfg.domain.clone()).unwrap();
+        use sparling_domains::Domain;
+        let batch = domain.batch_arrays(11, &[0, 1, 2]);
+        let x = Tensor::new(batch.inputs);
+        let full = model.loss(&x, &batch.tokens, false).unwrap();
+        let map = model.motifs(&x, false).unwrap().map;
+        let h = model.sequence_loss(&map, &batch.tokens).unwrap();
+        assert_eq!(full.ce.item(), h.item());
+        let (pred, _) = model.predict(&x).unwrap();
+        assert_eq!(pred, model.predict_from_map(&map));
+    }
 }
