@@ -362,6 +362,30 @@ mod tests {
     }
 
     #[test]
+    fn token_norm_normalises_each_token() {
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        let d = cfg.model.d_model;
+        let map = Tensor::new(
+            sparling_tensor::testing::random_array(&[2, cfg.model.motif_channels, 100, 100], 5)
+                .mapv(|v| v.max(0.0) * 30.0),
+        );
+        for norm in [false, true] {
+            cfg.model.token_norm = norm;
+            let model = SparlingModel::new(&cfg, 1).unwrap();
+            let tokens = model.tokens(&map).to_vec();
+            let (mut max_mean, mut max_var_err) = (0.0f32, 0.0f32);
+            for t in tokens.chunks(d) {
+                let mean = t.iter().sum::<f32>() / d as f32;
+                let var = t.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / d as f32;
+                max_mean = max_mean.max(mean.abs());
+                max_var_err = max_var_err.max((var - 1.0).abs());
+            }
+            // At init the LayerNorm is the identity affine: zero mean, unit variance per token.
+            assert_eq!(norm, max_mean < 1e-4 && max_var_err < 1e-3, "{norm}");
+        }
+    }
+
+    #[test]
     fn h_alone_agrees_with_the_full_model() {
         // `loss` is g + bottleneck + `sequence_loss`; `predict` is g + `predict_from_map`.
         let cfg = TrainConfig::preset(Profile::Quick);
