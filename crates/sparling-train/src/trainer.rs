@@ -224,12 +224,10 @@ impl Trainer {
                 what: format!("gradient norm {norm}"),
             });
         }
-        let warm = self.config.optimizer.warmup_steps;
-        let lr = if warm > 0 && self.state.step < warm {
-            self.config.optimizer.lr * (self.state.step + 1) as f32 / warm as f32
-        } else {
-            self.config.optimizer.lr
-        };
+        let lr = self
+            .config
+            .optimizer
+            .learning_rate(self.state.step, self.schedule.rung().unwrap_or(0));
         self.optimizer.set_learning_rate(lr);
         self.optimizer.step(self.model.store(), &grads);
         self.state.step += 1;
