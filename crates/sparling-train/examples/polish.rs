@@ -3,7 +3,7 @@
 //! (A diagnostic for the FNE/E2EE gap of docs/results.md; not part of the pipeline.)
 //!
 //! ```text
-//! cargo run --release -p sparling-train --example polish -- RUNG_FILE [--samples N] [--lr LR] [--test N]
+//! cargo run --release -p sparling-train --example polish -- RUNG_FILE [--samples N] [--lr LR] [--test N] [--eval-every N]
 //! ```
 //!
 //! Training continues the run's training stream from the snapshot's position, with a fresh
@@ -47,6 +47,7 @@ fn main() {
     let samples: u64 = arg(&args, "--samples", 16_000);
     let lr: f32 = arg(&args, "--lr", 3e-4);
     let test: usize = arg(&args, "--test", 2_000);
+    let eval_every: u64 = arg(&args, "--eval-every", 0);
     let snap: ModelSnapshot = checkpoint::load(path, MODEL_KIND).expect("snapshot");
     let cfg = snap.config.clone();
     let model = SparlingModel::from_snapshot(&snap).expect("model");
@@ -88,6 +89,9 @@ fn main() {
         if step % 125 == 0 {
             println!("{:>7} samples, mean loss {:.4}", step * b, loss_sum / 125.0);
             loss_sum = 0.0;
+        }
+        if eval_every > 0 && (step * b) % eval_every < b && step * b < samples {
+            report(&format!("at {:>6}", step * b), &model, &domain, test, &snap);
         }
     }
     report("after", &model, &domain, test, &snap);

@@ -159,9 +159,9 @@ pub struct OptimizerConfig {
     pub warmup_steps: u64,
     /// Multiplier of the learning rate per density reduction the schedule has made (default 1:
     /// a constant rate). After k reductions the rate is `lr * lr_decay_per_reduction^k`, so
-    /// the last rungs, where g must put one peak on every digit at a density barely above the
-    /// minimum, train with a smaller step (`examples/polish.rs`: at the operating rung, 16k
-    /// samples at lr 1e-4 cut E2EE further than at 3e-4).
+    /// the last rungs train with a smaller step. Off in the presets: at the operating rung a
+    /// smaller step refines a model further (`examples/polish.rs`), but a rate falling 4% per
+    /// reduction slowed the recovery after each of the last density cuts (docs/results.md).
     #[serde(default = "unit_decay")]
     pub lr_decay_per_reduction: f32,
 }
@@ -174,15 +174,17 @@ impl OptimizerConfig {
     /// The learning rate of optimizer step `step` (0-based) after `reductions` density
     /// reductions: the warm-up ramp times the per-reduction decay.
     pub fn learning_rate(&self, step: u64, reductions: u32) -> f32 {
-        let warm = if self.warmup_steps > 0 && step < self.warmup_steps {
-            (step + 1) as f32 / self.warmup_steps as f32
+        // Without decay the product is exact, so runs made before the decay existed keep
+        // their bits.
+        let ramped = if self.warmup_steps > 0 && step < self.warmup_steps {
+            self.lr * (step + 1) as f32 / self.warmup_steps as f32
         } else {
-            1.0
+            self.lr
         };
         let decay = self
             .lr_decay_per_reduction
             .powi(i32::try_from(reductions).unwrap_or(i32::MAX));
-        self.lr * warm * decay
+        ramped * decay
     }
 }
 
@@ -413,18 +415,15 @@ impl TrainConfig {
             momentum: 0.1,
         };
         // SPEC section 8's probe, with validation every 2,000 samples instead of 8,000 (the
-        // bar decaying 2e-6 per sample as in the probe: 0.004 per validation), so that a rung
-        // the model has already adapted to costs a few thousand samples, not 8,000, while a
-        // rung where accuracy drops (the last few) waits until the model has recovered. The
-        // learning rate falls 4% per reduction (3e-4 at density 0.5, 8e-5 at the operating
-        // point). With a 4e-6 bar and a constant rate the model at 5.0226e-5 was taken 6,000
-        // samples after arriving there and missed FNE and E2EE (docs/results.md). (A larger
-        // learning rate, 1e-3, did not shorten the early plateau on which h learns the
-        // circular order. The probe's 3e-4 is the one with a known transition.)
+        // bar decaying 4e-6 per sample, 0.008 per validation instead of 0.016), so that a rung
+        // the model has already adapted to costs 2,000 samples, not 8,000. (A larger learning
+        // rate, 1e-3, did not shorten the early plateau on which h learns the circular order.
+        // The probe's 3e-4 is the one with a known transition. A learning rate falling 4% per
+        // reduction with a 2e-6 bar made the last rungs worse, not better: docs/results.md.)
         let annealing = ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,
-            bar_decay_per_sample: 2e-6,
+            bar_decay_per_sample: 4e-6,
             done_at_density: DIGIT_CIRCLE_DONE_AT,
         };
         let optimizer = OptimizerConfig {
@@ -435,7 +434,7 @@ impl TrainConfig {
             weight_decay: 0.0,
             grad_clip: Some(1.0),
             warmup_steps: 200,
-            lr_decay_per_reduction: 0.96,
+            lr_decay_per_reduction: 1.0,
         };
         match profile {
             Profile::Default | Profile::Full => TrainConfig {
@@ -498,7 +497,6 @@ impl TrainConfig {
                 optimizer: OptimizerConfig {
                     lr: 1e-3,
                     warmup_steps: 20,
-                    lr_decay_per_reduction: 1.0,
                     ..optimizer
                 },
                 batch_size: 8,
