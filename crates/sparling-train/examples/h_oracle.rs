@@ -23,6 +23,9 @@ use sparling_train::config::{Profile, TrainConfig};
 use sparling_train::data::DataSeeds;
 use sparling_train::model::SparlingModel;
 
+mod common;
+use common::arg;
+
 /// Oracle maps `(N, channels, size, size)` and target sequences of samples `indices`.
 fn oracle_batch(
     domain: &DigitCircle,
@@ -40,17 +43,6 @@ fn oracle_batch(
         }
     }
     (Tensor::new(map.into_dyn()), batch.tokens)
-}
-
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name}: cannot parse {v:?}"))
-        })
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -99,9 +91,7 @@ fn main() {
         if let Some(c) = cfg.optimizer.grad_clip {
             grads.clip_global_norm(&params, c);
         }
-        let warm = cfg.optimizer.warmup_steps;
-        let lr = cfg.optimizer.lr * ((step + 1) as f32 / warm.max(1) as f32).min(1.0);
-        adam.set_learning_rate(lr);
+        adam.set_learning_rate(cfg.optimizer.learning_rate(step, 0));
         adam.step(model.store(), &grads);
         step += 1;
         if (step * b) % every < b {

@@ -18,16 +18,8 @@ use sparling_train::eval::evaluate;
 use sparling_train::model::SparlingModel;
 use sparling_train::state::{MODEL_KIND, ModelSnapshot};
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name}: cannot parse {v:?}"))
-        })
-        .unwrap_or(default)
-}
+mod common;
+use common::arg;
 
 fn report(label: &str, model: &SparlingModel, domain: &DigitCircle, n: usize, s: &ModelSnapshot) {
     let r = evaluate(model, domain, n, s).expect("evaluate");
