@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use ndarray::Array4;
 use sparling_domains::{DigitCircle, Domain, TokenId};
-use sparling_nn::optim::{Adam, AdamConfig, Optimizer};
+use sparling_nn::optim::{Adam, Optimizer};
 use sparling_tensor::Tensor;
 use sparling_train::config::{Profile, TrainConfig};
 use sparling_train::data::DataSeeds;
@@ -67,15 +67,7 @@ fn main() {
             oracle_batch(&domain, seeds.validation, &idx, channels, value)
         })
         .collect();
-    let mut adam = Adam::new(AdamConfig {
-        lr: cfg.optimizer.lr,
-        beta1: cfg.optimizer.beta1,
-        beta2: cfg.optimizer.beta2,
-        eps: cfg.optimizer.eps,
-        weight_decay: cfg.optimizer.weight_decay,
-        decoupled: false,
-    })
-    .expect("adam");
+    let mut adam = Adam::new(cfg.optimizer.adam()).expect("adam");
     let b = cfg.batch_size as u64;
     let start = Instant::now();
     let (mut loss_sum, mut loss_n) = (0.0f64, 0u64);

@@ -51,11 +51,8 @@ fn main() {
     report("before", &model, &domain, test, &snap);
     let mut adam = Adam::new(AdamConfig {
         lr,
-        beta1: cfg.optimizer.beta1,
-        beta2: cfg.optimizer.beta2,
-        eps: cfg.optimizer.eps,
         weight_decay: 0.0,
-        decoupled: false,
+        ..cfg.optimizer.adam()
     })
     .expect("adam");
     let seeds = DataSeeds::for_run(snap.seed);

@@ -2,6 +2,7 @@
 //! with the offending field named, plus the presets that `cargo xtask reproduce` uses.
 
 use serde::{Deserialize, Serialize};
+use sparling_nn::optim::AdamConfig;
 
 use crate::error::{Error, Result};
 
@@ -171,6 +172,18 @@ fn unit_decay() -> f32 {
 }
 
 impl OptimizerConfig {
+    /// The Adam settings these fields describe (coupled L2 weight decay), at the base rate.
+    pub fn adam(&self) -> AdamConfig {
+        AdamConfig {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            decoupled: false,
+        }
+    }
+
     /// The learning rate of optimizer step `step` (0-based) after `reductions` density
     /// reductions: the warm-up ramp times the per-reduction decay.
     pub fn learning_rate(&self, step: u64, reductions: u32) -> f32 {

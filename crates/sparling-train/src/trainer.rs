@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use sparling_domains::{DigitCircle, Domain};
 use sparling_nn::checkpoint;
-use sparling_nn::optim::{Adam, AdamConfig, Optimizer};
+use sparling_nn::optim::{Adam, Optimizer};
 use sparling_tensor::Tensor;
 
 use crate::config::TrainConfig;
@@ -70,14 +70,7 @@ impl Trainer {
         let domain = DigitCircle::new(config.domain.clone())?;
         let seeds = DataSeeds::for_run(seed);
         let model = SparlingModel::new(&config, seed)?;
-        let adam_cfg = AdamConfig {
-            lr: config.optimizer.lr,
-            beta1: config.optimizer.beta1,
-            beta2: config.optimizer.beta2,
-            eps: config.optimizer.eps,
-            weight_decay: config.optimizer.weight_decay,
-            decoupled: false,
-        };
+        let adam_cfg = config.optimizer.adam();
         let validation =
             ValidationSet::generate(&domain, seeds.validation, config.validation_samples);
         let (optimizer, schedule, state) = if dir.checkpoint().exists() {
