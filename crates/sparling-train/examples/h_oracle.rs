@@ -83,7 +83,7 @@ fn main() {
         if let Some(c) = cfg.optimizer.grad_clip {
             grads.clip_global_norm(&params, c);
         }
-        adam.set_learning_rate(cfg.optimizer.learning_rate(step, 0));
+        adam.set_learning_rate(cfg.optimizer.learning_rate(step, 0, 0));
         adam.step(model.store(), &grads);
         step += 1;
         if (step * b) % every < b {

@@ -165,6 +165,32 @@ pub struct OptimizerConfig {
     /// reduction slowed the recovery after each of the last density cuts (docs/results.md).
     #[serde(default = "unit_decay")]
     pub lr_decay_per_reduction: f32,
+    /// A learning rate that restarts at every density reduction and then decays while the
+    /// density stays put (None, the default: no decay within a rung). Adaptation to a new cut
+    /// wants the full step, refinement at a density the model has adapted to wants a smaller
+    /// one (`examples/polish.rs`). Applies from the first reduction on, never at the initial
+    /// density, where the whole model is learned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung_decay: Option<RungDecay>,
+}
+
+/// The learning rate's decay within a density rung (see [`OptimizerConfig::rung_decay`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungDecay {
+    /// Training samples at the same density over which the rate halves.
+    pub half_life_samples: u64,
+    /// The smallest multiplier the decay reaches, in (0, 1].
+    pub floor: f32,
+}
+
+impl RungDecay {
+    /// The multiplier after `samples_in_rung` samples at the current density:
+    /// `max(floor, 0.5^(samples_in_rung / half_life_samples))`.
+    pub fn factor(&self, samples_in_rung: u64) -> f32 {
+        let halvings = samples_in_rung as f64 / self.half_life_samples as f64;
+        (0.5f64.powf(halvings) as f32).max(self.floor)
+    }
 }
 
 fn unit_decay() -> f32 {
@@ -185,8 +211,9 @@ impl OptimizerConfig {
     }
 
     /// The learning rate of optimizer step `step` (0-based) after `reductions` density
-    /// reductions: the warm-up ramp times the per-reduction decay.
-    pub fn learning_rate(&self, step: u64, reductions: u32) -> f32 {
+    /// reductions, `samples_in_rung` training samples after the latest of them: the warm-up
+    /// ramp times the per-reduction decay times the decay within the rung.
+    pub fn learning_rate(&self, step: u64, reductions: u32, samples_in_rung: u64) -> f32 {
         // Without decay the product is exact, so runs made before the decay existed keep
         // their bits.
         let ramped = if self.warmup_steps > 0 && step < self.warmup_steps {
@@ -197,7 +224,10 @@ impl OptimizerConfig {
         let decay = self
             .lr_decay_per_reduction
             .powi(i32::try_from(reductions).unwrap_or(i32::MAX));
-        ramped * decay
+        match self.rung_decay {
+            Some(r) if reductions > 0 => ramped * decay * r.factor(samples_in_rung),
+            _ => ramped * decay,
+        }
     }
 }
 
@@ -321,6 +351,18 @@ impl TrainConfig {
                 "optimizer.lr_decay_per_reduction",
                 format!("must be in (0, 1], got {}", o.lr_decay_per_reduction),
             ));
+        }
+        if let Some(r) = o.rung_decay {
+            nonzero(
+                "optimizer.rung_decay.half_life_samples",
+                r.half_life_samples,
+            )?;
+            if !(r.floor > 0.0 && r.floor <= 1.0) {
+                return Err(invalid(
+                    "optimizer.rung_decay.floor",
+                    format!("must be in (0, 1], got {}", r.floor),
+                ));
+            }
         }
         nonzero("batch_size", self.batch_size as u64)?;
         if self.batch_size < 2
@@ -450,6 +492,7 @@ impl TrainConfig {
             grad_clip: Some(1.0),
             warmup_steps: 200,
             lr_decay_per_reduction: 1.0,
+            rung_decay: None,
         };
         match profile {
             Profile::Default | Profile::Full => TrainConfig {
@@ -627,19 +670,59 @@ mod tests {
         o.lr = 1e-3;
         o.warmup_steps = 4;
         o.lr_decay_per_reduction = 0.5;
-        assert_eq!(o.learning_rate(0, 0), 2.5e-4);
-        assert_eq!(o.learning_rate(3, 0), 1e-3);
-        assert_eq!(o.learning_rate(100, 0), 1e-3);
-        assert_eq!(o.learning_rate(100, 3), 1.25e-4);
-        assert_eq!(o.learning_rate(1, 1), 2.5e-4);
+        assert_eq!(o.learning_rate(0, 0, 0), 2.5e-4);
+        assert_eq!(o.learning_rate(3, 0, 0), 1e-3);
+        assert_eq!(o.learning_rate(100, 0, 0), 1e-3);
+        assert_eq!(o.learning_rate(100, 3, 0), 1.25e-4);
+        assert_eq!(o.learning_rate(1, 1, 0), 2.5e-4);
         o.lr_decay_per_reduction = 1.0;
-        assert_eq!(o.learning_rate(100, 32), 1e-3);
+        assert_eq!(o.learning_rate(100, 32, 0), 1e-3);
         for bad in [0.0, -0.5, 1.5, f32::NAN] {
             let mut c = TrainConfig::preset(Profile::Quick);
             c.optimizer.lr_decay_per_reduction = bad;
             let e = c.validate().unwrap_err().to_string();
             assert!(e.contains("optimizer.lr_decay_per_reduction"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn learning_rate_restarts_at_each_cut_and_decays_within_the_rung() {
+        let mut o = TrainConfig::preset(Profile::Default).optimizer;
+        o.lr = 1e-3;
+        o.warmup_steps = 0;
+        o.rung_decay = Some(RungDecay {
+            half_life_samples: 1000,
+            floor: 0.25,
+        });
+        // Never at the initial density.
+        assert_eq!(o.learning_rate(100, 0, 5000), 1e-3);
+        // Full rate right after a cut, halving per half-life, down to the floor.
+        assert_eq!(o.learning_rate(100, 1, 0), 1e-3);
+        assert_eq!(o.learning_rate(100, 1, 1000), 5e-4);
+        assert_eq!(o.learning_rate(100, 7, 2000), 2.5e-4);
+        assert_eq!(o.learning_rate(100, 7, 1_000_000), 2.5e-4);
+        let mid = o.learning_rate(100, 3, 500);
+        assert!((mid - 1e-3 / 2f32.sqrt()).abs() < 1e-9, "{mid}");
+        // With the per-reduction decay as well, the two multiply.
+        o.lr_decay_per_reduction = 0.5;
+        assert_eq!(o.learning_rate(100, 2, 1000), 1.25e-4);
+        for (half_life, floor, field) in [
+            (0, 0.5, "optimizer.rung_decay.half_life_samples"),
+            (1000, 0.0, "optimizer.rung_decay.floor"),
+            (1000, 1.5, "optimizer.rung_decay.floor"),
+            (1000, f32::NAN, "optimizer.rung_decay.floor"),
+        ] {
+            let mut c = TrainConfig::preset(Profile::Quick);
+            c.optimizer.rung_decay = Some(RungDecay {
+                half_life_samples: half_life,
+                floor,
+            });
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{half_life} {floor}: {e}");
+        }
+        // Absent from the presets' JSON, so their files are unchanged.
+        let json = serde_json::to_string(&TrainConfig::preset(Profile::Default)).unwrap();
+        assert!(!json.contains("rung_decay"), "{json}");
     }
 
     #[test]
@@ -658,6 +741,7 @@ mod tests {
             .remove("lr_decay_per_reduction");
         let old = TrainConfig::from_json(&value.to_string()).unwrap();
         assert_eq!(old.optimizer.lr_decay_per_reduction, 1.0);
+        assert_eq!(old.optimizer.rung_decay, None);
         assert_eq!(old.model.position_scale, 1.0);
         assert!(!old.model.token_norm);
         assert_eq!(c.model.position_scale, 3.0);

@@ -86,6 +86,18 @@ pub struct TrainState {
     pub finished: Option<String>,
 }
 
+impl TrainState {
+    /// Training samples seen at the latest validation that reduced the density (0 before the
+    /// first reduction).
+    pub fn samples_at_last_reduction(&self) -> u64 {
+        self.history
+            .iter()
+            .rev()
+            .find(|r| r.reduced)
+            .map_or(0, |r| r.samples)
+    }
+}
+
 /// Paths inside a run directory.
 #[derive(Clone, Debug)]
 pub struct RunDir {

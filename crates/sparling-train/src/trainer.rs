@@ -217,10 +217,12 @@ impl Trainer {
                 what: format!("gradient norm {norm}"),
             });
         }
-        let lr = self
-            .config
-            .optimizer
-            .learning_rate(self.state.step, self.schedule.rung().unwrap_or(0));
+        let samples_in_rung = self.state.model.samples - self.state.samples_at_last_reduction();
+        let lr = self.config.optimizer.learning_rate(
+            self.state.step,
+            self.schedule.rung().unwrap_or(0),
+            samples_in_rung,
+        );
         self.optimizer.set_learning_rate(lr);
         self.optimizer.step(self.model.store(), &grads);
         self.state.step += 1;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use sparling_train::config::{Profile, ScheduleConfig, TrainConfig};
-use sparling_train::state::RunDir;
+use sparling_train::config::{Profile, RungDecay, ScheduleConfig, TrainConfig};
+use sparling_train::state::{RunDir, ValidationRecord};
 use sparling_train::trainer::{Outcome, Silent, Trainer};
 
 /// A small DigitCircle (56x56, one to two digits) and a tiny model: milliseconds per step.
@@ -84,22 +84,78 @@ fn loss_falls_and_density_is_lowered() {
 
 #[test]
 fn killed_and_resumed_run_is_bit_identical() {
+    assert_resume_is_bit_identical(tiny());
+}
+
+/// `tiny()` with a learning rate that restarts at each cut and halves every 8 samples.
+fn tiny_with_rung_decay() -> TrainConfig {
+    let mut c = tiny();
+    c.optimizer.rung_decay = Some(RungDecay {
+        half_life_samples: 8,
+        floor: 0.05,
+    });
+    c.validate().unwrap();
+    c
+}
+
+#[test]
+fn killed_and_resumed_run_with_rung_decay_is_bit_identical() {
+    // The rate depends on the samples since the last cut, read from the checkpoint's history.
+    assert_resume_is_bit_identical(tiny_with_rung_decay());
+}
+
+#[test]
+fn rung_decay_changes_training_only_after_the_first_cut() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = |mut cfg: TrainConfig| {
+        cfg.max_samples = 1200;
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Trainer::open(cfg, 3, RunDir::new(dir.path())).unwrap();
+        t.run(&stop, None, &mut Silent).unwrap();
+        t
+    };
+    let plain = run(tiny());
+    let decayed = run(tiny_with_rung_decay());
+    let (a, b) = (&plain.state().history, &decayed.state().history);
+    let first_cut = a
+        .iter()
+        .position(|r| r.reduced)
+        .expect("tiny() reduces the density");
+    assert!(
+        first_cut + 1 < a.len(),
+        "no validation after the first cut: {a:?}"
+    );
+    // Identical up to the first cut (wall time aside), different after it.
+    let strip = |h: &[ValidationRecord]| {
+        h.iter()
+            .map(|r| ValidationRecord {
+                wall_seconds: 0.0,
+                ..r.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a[..=first_cut]), strip(&b[..=first_cut]));
+    assert_ne!(a[first_cut + 1].train_loss, b[first_cut + 1].train_loss);
+    assert_ne!(params_bits(&plain), params_bits(&decayed));
+}
+
+fn assert_resume_is_bit_identical(cfg: TrainConfig) {
     let stop = Arc::new(AtomicBool::new(false));
     let straight_dir = tempfile::tempdir().unwrap();
-    let mut straight = Trainer::open(tiny(), 7, RunDir::new(straight_dir.path())).unwrap();
+    let mut straight = Trainer::open(cfg.clone(), 7, RunDir::new(straight_dir.path())).unwrap();
     straight.run(&stop, None, &mut Silent).unwrap();
 
     // Interrupted twice at arbitrary steps (one mid-interval, one right after a validation),
     // each time reopened from the directory as a new process would.
     let dir = tempfile::tempdir().unwrap();
     for steps in [5u64, 3] {
-        let mut t = Trainer::open(tiny(), 7, RunDir::new(dir.path())).unwrap();
+        let mut t = Trainer::open(cfg.clone(), 7, RunDir::new(dir.path())).unwrap();
         assert_eq!(
             t.run(&stop, Some(steps), &mut Silent).unwrap(),
             Outcome::Interrupted
         );
     }
-    let mut resumed = Trainer::open(tiny(), 7, RunDir::new(dir.path())).unwrap();
+    let mut resumed = Trainer::open(cfg, 7, RunDir::new(dir.path())).unwrap();
     assert_eq!(resumed.state().step, 8);
     resumed.run(&stop, None, &mut Silent).unwrap();
 
