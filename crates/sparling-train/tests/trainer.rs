@@ -84,7 +84,8 @@ fn loss_falls_and_density_is_lowered() {
 
 #[test]
 fn killed_and_resumed_run_is_bit_identical() {
-    assert_resume_is_bit_identical(tiny());
+    // Interrupted mid-interval (5 steps), then right after a validation (8 steps, 32 samples).
+    assert_resume_is_bit_identical(tiny(), |_| vec![5, 3]);
 }
 
 /// `tiny()` with a learning rate that restarts at each cut and halves every 8 samples.
@@ -100,8 +101,17 @@ fn tiny_with_rung_decay() -> TrainConfig {
 
 #[test]
 fn killed_and_resumed_run_with_rung_decay_is_bit_identical() {
-    // The rate depends on the samples since the last cut, read from the checkpoint's history.
-    assert_resume_is_bit_identical(tiny_with_rung_decay());
+    // The rate depends on the samples since the last cut, read from the checkpoint's history:
+    // interrupt three steps into the first rung after a cut, and again two steps later.
+    let mut cfg = tiny_with_rung_decay();
+    cfg.max_samples = 1200;
+    assert_resume_is_bit_identical(cfg, |history| {
+        let cut = history
+            .iter()
+            .find(|r| r.reduced)
+            .expect("the run reduces the density");
+        vec![cut.step + 3, 2]
+    });
 }
 
 #[test]
@@ -139,16 +149,21 @@ fn rung_decay_changes_training_only_after_the_first_cut() {
     assert_ne!(params_bits(&plain), params_bits(&decayed));
 }
 
-fn assert_resume_is_bit_identical(cfg: TrainConfig) {
+/// Runs `cfg` straight through, then again in sittings of `sittings(straight history)` steps,
+/// each reopened from the directory as a new process would, and the rest in a last one: the
+/// two must end bit-identical.
+fn assert_resume_is_bit_identical(
+    cfg: TrainConfig,
+    sittings: impl Fn(&[ValidationRecord]) -> Vec<u64>,
+) {
     let stop = Arc::new(AtomicBool::new(false));
     let straight_dir = tempfile::tempdir().unwrap();
     let mut straight = Trainer::open(cfg.clone(), 7, RunDir::new(straight_dir.path())).unwrap();
     straight.run(&stop, None, &mut Silent).unwrap();
 
-    // Interrupted twice at arbitrary steps (one mid-interval, one right after a validation),
-    // each time reopened from the directory as a new process would.
+    let sittings = sittings(&straight.state().history);
     let dir = tempfile::tempdir().unwrap();
-    for steps in [5u64, 3] {
+    for &steps in &sittings {
         let mut t = Trainer::open(cfg.clone(), 7, RunDir::new(dir.path())).unwrap();
         assert_eq!(
             t.run(&stop, Some(steps), &mut Silent).unwrap(),
@@ -156,7 +171,7 @@ fn assert_resume_is_bit_identical(cfg: TrainConfig) {
         );
     }
     let mut resumed = Trainer::open(cfg, 7, RunDir::new(dir.path())).unwrap();
-    assert_eq!(resumed.state().step, 8);
+    assert_eq!(resumed.state().step, sittings.iter().sum::<u64>());
     resumed.run(&stop, None, &mut Silent).unwrap();
 
     assert_eq!(params_bits(&straight), params_bits(&resumed));
