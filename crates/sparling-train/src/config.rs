@@ -471,18 +471,21 @@ impl TrainConfig {
             affine: true,
             momentum: 0.1,
         };
-        // SPEC section 8's probe (bar decaying 2e-6 per sample), with validation every 2,000
-        // samples instead of 8,000 (0.004 per validation instead of 0.016), so that a rung the
-        // model has already adapted to costs 2,000 samples, not 8,000. A 4e-6 bar reached the
-        // operating point in 168k samples instead of 224k, with FNE 1.19% and E2EE 2.20% instead
-        // of 0.96% and 1.92% (docs/results.md). (A larger learning rate, 1e-3, did not shorten
-        // the early plateau on which h learns the circular order. The probe's 3e-4 is the one
-        // with a known transition. A learning rate falling 4% per reduction made the last rungs
-        // worse, not better.)
+        // SPEC section 8's probe, with validation every 2,000 samples instead of 8,000, so that
+        // a rung the model has already adapted to costs 2,000 samples, not 8,000. The bar decays
+        // 1e-6 per sample (0.002 per validation) and is judged on 1,000 validation samples: the
+        // protocol keeps the model at its first clear of the bar, so a slower bar makes the hard
+        // last rungs clear higher and a larger validation set makes that clear less of a lucky
+        // draw. Measured at the operating point (docs/results.md): bar 4e-6 on 500 samples, FNE
+        // 1.19% and E2EE 2.20% after 168k samples; 2e-6 on 500, 0.96% and 1.92% after 224k;
+        // 1e-6 on 1,000, 0.83% and 1.43% after 254k (142 min on 2 cores). (A larger learning
+        // rate, 1e-3, did not shorten the early plateau on which h learns the circular order;
+        // the probe's 3e-4 is the one with a known transition. A learning rate falling per
+        // reduction, or within a rung (`rung_decay`), made the last rungs worse, not better.)
         let annealing = ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,
-            bar_decay_per_sample: 2e-6,
+            bar_decay_per_sample: 1e-6,
             done_at_density: DIGIT_CIRCLE_DONE_AT,
         };
         let optimizer = OptimizerConfig {
@@ -519,7 +522,7 @@ impl TrainConfig {
                 batch_size: 32,
                 max_samples: 1_500_000,
                 validation_every: 2_000,
-                validation_samples: 500,
+                validation_samples: 1_000,
                 test_samples: 10_000,
                 log_every_steps: 50,
             },
