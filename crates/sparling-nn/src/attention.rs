@@ -103,11 +103,54 @@ impl MultiHeadAttention {
             "expects query (B, Lq, {d}) and key/value (B, Lk, {d}), got {qs:?} and {ks:?}",
             d = self.d_model
         );
-        let (b, lq, lk) = (qs[0], qs[1], ks[1]);
+        self.attend_projected(query, &self.project_key_value(key_value), mask)
+    }
+
+    /// The keys and values of `key_value (B, Lk, d)`, projected and split into heads once, for
+    /// many queries against the same sequence (a decoder's cross-attention to the encoder's
+    /// memory during greedy decoding). `attend_projected(q, &project_key_value(kv), m)` is
+    /// `attend(q, kv, m)`, bit for bit: it is how `attend` computes.
+    ///
+    /// # Panics
+    /// If `key_value` is not `(B, Lk, d_model)`.
+    pub fn project_key_value(&self, key_value: &Tensor) -> ProjectedKeyValue {
+        let ks = key_value.shape();
+        sparling_tensor::shape_check!(
+            ks.len() == 3 && ks[2] == self.d_model,
+            "MultiHeadAttention",
+            "expects key/value (B, Lk, {d}), got {ks:?}",
+            d = self.d_model
+        );
+        let (b, lk) = (ks[0], ks[1]);
+        ProjectedKeyValue {
+            k: self.split_heads(&self.k_proj.forward(key_value), b, lk),
+            v: self.split_heads(&self.v_proj.forward(key_value), b, lk),
+        }
+    }
+
+    /// Attention of `query (B, Lq, d)` over keys and values projected by
+    /// [`MultiHeadAttention::project_key_value`] (of this layer) under `mask`; returns
+    /// `(B, Lq, d)`.
+    ///
+    /// # Panics
+    /// If `query` is not `(B, Lq, d_model)` with the projection's `B`, or the mask does not fit.
+    pub fn attend_projected(
+        &self,
+        query: &Tensor,
+        key_value: &ProjectedKeyValue,
+        mask: &AttentionMask,
+    ) -> Tensor {
+        let (qs, ks) = (query.shape(), key_value.k.shape());
+        sparling_tensor::shape_check!(
+            qs.len() == 3 && qs[0] == ks[0] && qs[2] == self.d_model,
+            "MultiHeadAttention",
+            "expects query (B = {}, Lq, {d}), got {qs:?}",
+            ks[0],
+            d = self.d_model
+        );
+        let (b, lq) = (qs[0], qs[1]);
         let q = self.split_heads(&self.q_proj.forward(query), b, lq);
-        let k = self.split_heads(&self.k_proj.forward(key_value), b, lk);
-        let v = self.split_heads(&self.v_proj.forward(key_value), b, lk);
-        let heads = Tensor::scaled_dot_product_attention(&q, &k, &v, mask);
+        let heads = Tensor::scaled_dot_product_attention(&q, &key_value.k, &key_value.v, mask);
         let merged = heads.permute(&[0, 2, 1, 3]).reshape(&[b, lq, self.d_model]);
         self.out_proj.forward(&merged)
     }
@@ -123,6 +166,15 @@ impl MultiHeadAttention {
         x.reshape(&[b, l, self.num_heads, dh])
             .permute(&[0, 2, 1, 3])
     }
+}
+
+/// Keys and values projected and split into heads, `(B, H, Lk, d_head)` each: what
+/// [`MultiHeadAttention::project_key_value`] returns. They carry the autodiff graph like any
+/// tensor, so gradients flow through a projection reused by several queries.
+#[derive(Clone, Debug)]
+pub struct ProjectedKeyValue {
+    k: Tensor,
+    v: Tensor,
 }
 
 impl Module for MultiHeadAttention {
@@ -270,6 +322,39 @@ mod tests {
         let (a, b) = (y.to_vec(), y2.to_vec());
         assert_eq!(&a[..32], &b[..32]);
         assert_ne!(&a[32..], &b[32..]);
+    }
+
+    #[test]
+    fn projected_key_value_reuse_is_bit_identical() {
+        let store = ParamStore::new(5);
+        let mha = multi_head_attention(&store.sub("attn"), 8, 2);
+        randomise_biases(&store);
+        let kv = Tensor::new(random_array(&[2, 5, 8], 7));
+        let projected = mha.project_key_value(&kv);
+        let mask = AttentionMask::new(
+            false,
+            Some(vec![vec![false; 5], vec![true, false, false, false, true]]),
+        );
+        for (lq, seed) in [(1, 8), (3, 9)] {
+            let q = Tensor::new(random_array(&[2, lq, 8], seed));
+            assert_eq!(
+                mha.attend_projected(&q, &projected, &mask).to_vec(),
+                mha.attend(&q, &kv, &mask).to_vec()
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "MultiHeadAttention")]
+    fn projected_key_value_rejects_another_batch() {
+        let store = ParamStore::new(6);
+        let mha = multi_head_attention(&store.sub("attn"), 4, 2);
+        let projected = mha.project_key_value(&Tensor::zeros(&[2, 3, 4]));
+        let _ = mha.attend_projected(
+            &Tensor::zeros(&[1, 1, 4]),
+            &projected,
+            &AttentionMask::default(),
+        );
     }
 
     #[test]

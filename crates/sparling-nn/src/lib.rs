@@ -31,7 +31,7 @@ pub mod store;
 mod test_util;
 pub mod transformer;
 
-pub use attention::{MultiHeadAttention, multi_head_attention};
+pub use attention::{MultiHeadAttention, ProjectedKeyValue, multi_head_attention};
 pub use conv::{Conv1d, Conv2d, ConvConfig, conv1d, conv2d};
 pub use embedding::{Embedding, embedding, embedding_with};
 pub use error::{Error, Result};
@@ -43,7 +43,7 @@ pub use norm::{
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use store::{Buffer, NamedArray, Param, ParamStore, Path, STATE_DICT_KIND, StateDict};
 pub use transformer::{
-    Activation, DecoderMasks, FeedForward, TransformerConfig, TransformerDecoder,
+    Activation, DecoderMasks, DecoderMemory, FeedForward, TransformerConfig, TransformerDecoder,
     TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, feed_forward,
     transformer_decoder, transformer_decoder_layer, transformer_encoder, transformer_encoder_layer,
 };

@@ -12,7 +12,7 @@
 use sparling_tensor::ops::AttentionMask;
 use sparling_tensor::{Module, Tensor};
 
-use crate::attention::{MultiHeadAttention, multi_head_attention};
+use crate::attention::{MultiHeadAttention, ProjectedKeyValue, multi_head_attention};
 use crate::linear::{Linear, linear};
 use crate::norm::{LayerNorm, LayerNormConfig, layer_norm};
 use crate::store::Path;
@@ -194,7 +194,7 @@ impl TransformerDecoderLayer {
     /// `(B, Lt, d)`.
     pub fn forward_masked(&self, x: &Tensor, memory: &Tensor, masks: &DecoderMasks) -> Tensor {
         let (self_mask, mem_mask) = masks.attention_masks();
-        self.forward_with(x, memory, &self_mask, &mem_mask)
+        self.forward_with(x, &self.project_memory(memory), &self_mask, &mem_mask)
     }
 
     /// Unmasked memory, causal self-attention.
@@ -202,17 +202,22 @@ impl TransformerDecoderLayer {
         self.forward_masked(x, memory, &DecoderMasks::default())
     }
 
+    /// The memory's keys and values for this layer's cross-attention, projected once.
+    pub fn project_memory(&self, memory: &Tensor) -> ProjectedKeyValue {
+        self.cross_attn.project_key_value(memory)
+    }
+
     fn forward_with(
         &self,
         x: &Tensor,
-        memory: &Tensor,
+        memory: &ProjectedKeyValue,
         self_mask: &AttentionMask,
         mem_mask: &AttentionMask,
     ) -> Tensor {
         let h = self.norm1.forward(x);
         let x = x.add(&self.self_attn.self_attend(&h, self_mask));
         let h = self.norm2.forward(&x);
-        let x = x.add(&self.cross_attn.attend(&h, memory, mem_mask));
+        let x = x.add(&self.cross_attn.attend_projected(&h, memory, mem_mask));
         let h = self.norm3.forward(&x);
         x.add(&self.ff.forward(&h))
     }
@@ -264,6 +269,13 @@ impl Module for TransformerEncoder {
     }
 }
 
+/// The encoder memory as a [`TransformerDecoder`]'s layers see it: each layer's
+/// cross-attention keys and values, from [`TransformerDecoder::prepare_memory`].
+#[derive(Clone, Debug)]
+pub struct DecoderMemory {
+    layers: Vec<ProjectedKeyValue>,
+}
+
 /// A stack of pre-norm decoder layers followed by a final layer norm. Parameters:
 /// `layers.{i}`, `norm`.
 #[derive(Clone, Debug)]
@@ -290,10 +302,44 @@ pub fn transformer_decoder(
 impl TransformerDecoder {
     /// `x (B, Lt, d)` over `memory (B, Lm, d)` -> `(B, Lt, d)`.
     pub fn forward_masked(&self, x: &Tensor, memory: &Tensor, masks: &DecoderMasks) -> Tensor {
+        self.forward_prepared(x, &self.prepare_memory(memory), masks)
+    }
+
+    /// Every layer's cross-attention keys and values of `memory (B, Lm, d)`, projected once:
+    /// greedy decoding runs the decoder once per output token over the same memory, and this
+    /// projection (`Lm` rows per layer, against the few target rows) would otherwise dominate.
+    pub fn prepare_memory(&self, memory: &Tensor) -> DecoderMemory {
+        DecoderMemory {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.project_memory(memory))
+                .collect(),
+        }
+    }
+
+    /// [`TransformerDecoder::forward_masked`] over a memory projected by
+    /// [`TransformerDecoder::prepare_memory`] (of this decoder), bit for bit the same result.
+    ///
+    /// # Panics
+    /// If `memory` was prepared by a decoder with another number of layers, or shapes mismatch.
+    pub fn forward_prepared(
+        &self,
+        x: &Tensor,
+        memory: &DecoderMemory,
+        masks: &DecoderMasks,
+    ) -> Tensor {
+        sparling_tensor::shape_check!(
+            memory.layers.len() == self.layers.len(),
+            "TransformerDecoder",
+            "memory prepared for {} layers, the decoder has {}",
+            memory.layers.len(),
+            self.layers.len()
+        );
         let (self_mask, mem_mask) = masks.attention_masks();
         let mut x = x.clone();
-        for layer in &self.layers {
-            x = layer.forward_with(&x, memory, &self_mask, &mem_mask);
+        for (layer, kv) in self.layers.iter().zip(&memory.layers) {
+            x = layer.forward_with(&x, kv, &self_mask, &mem_mask);
         }
         self.norm.forward(&x)
     }
@@ -392,6 +438,52 @@ mod tests {
         // Without the mask the padded positions matter.
         let y3 = dec.forward(&x, &Tensor::new(mem2));
         assert_ne!(y.to_vec(), y3.to_vec());
+    }
+
+    #[test]
+    fn prepared_memory_decodes_bit_identically_and_passes_gradients() {
+        let store = ParamStore::new(5);
+        let dec = transformer_decoder(&store.sub("dec"), 2, TransformerConfig::new(8, 2, 12));
+        let mem = Tensor::new(random_array(&[2, 5, 8], 10));
+        let masks = DecoderMasks {
+            tgt_key_padding: None,
+            memory_key_padding: Some(vec![vec![false; 5], vec![false, false, true, true, true]]),
+        };
+        let prepared = dec.prepare_memory(&mem);
+        // Growing prefixes over one prepared memory, as in greedy decoding.
+        for t in 1..=3 {
+            let x = Tensor::new(random_array(&[2, t, 8], 11 + t as u64));
+            assert_eq!(
+                dec.forward_prepared(&x, &prepared, &masks).to_vec(),
+                dec.forward_masked(&x, &mem, &masks).to_vec()
+            );
+        }
+        // The projection is part of the graph: the memory gets its gradient through it.
+        let mem = Tensor::param(random_array(&[2, 5, 8], 20));
+        let x = Tensor::new(random_array(&[2, 2, 8], 21));
+        let loss = dec
+            .forward_prepared(&x, &dec.prepare_memory(&mem), &masks)
+            .sum_all();
+        let direct = dec.forward_masked(&x, &mem, &masks).sum_all();
+        let (g1, g2) = (loss.backward(), direct.backward());
+        let (a, b) = (g1.get(&mem).unwrap(), g2.get(&mem).unwrap());
+        assert!(a.iter().any(|&v| v != 0.0));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    #[should_panic(expected = "TransformerDecoder")]
+    fn prepared_memory_of_another_depth_is_rejected() {
+        let store = ParamStore::new(6);
+        let cfg = TransformerConfig::new(4, 2, 8);
+        let one = transformer_decoder(&store.sub("one"), 1, cfg);
+        let two = transformer_decoder(&store.sub("two"), 2, cfg);
+        let mem = Tensor::zeros(&[1, 3, 4]);
+        let _ = two.forward_prepared(
+            &Tensor::zeros(&[1, 1, 4]),
+            &one.prepare_memory(&mem),
+            &DecoderMasks::default(),
+        );
     }
 
     #[test]

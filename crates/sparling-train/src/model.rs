@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use sparling_domains::{TokenId, Vocab};
 use sparling_nn::{
-    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, Embedding, Init, LayerNorm, LayerNormConfig,
-    Linear, Param, ParamStore, Path, TransformerConfig, TransformerDecoder, TransformerEncoder,
-    batch_norm2d, conv2d, embedding_with, layer_norm, linear, posenc, transformer_decoder,
-    transformer_encoder,
+    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, DecoderMasks, DecoderMemory, Embedding, Init,
+    LayerNorm, LayerNormConfig, Linear, Param, ParamStore, Path, TransformerConfig,
+    TransformerDecoder, TransformerEncoder, batch_norm2d, conv2d, embedding_with, layer_norm,
+    linear, posenc, transformer_decoder, transformer_encoder,
 };
 use sparling_tensor::{Module, ModuleT, Tensor, no_grad};
 
@@ -240,14 +240,29 @@ impl SparlingModel {
 
     /// Decoder logits `(N, T, vocab)` for decoder inputs `(N, T)` (row-major ids).
     pub fn decode(&self, memory: &Tensor, inputs: &[TokenId], t: usize) -> Tensor {
-        let n = memory.shape()[0];
+        self.decode_prepared(&self.prepare_memory(memory), inputs, t)
+    }
+
+    /// The decoder's view of `memory (N, cells, d)`: every decoder layer's cross-attention
+    /// keys and values, projected once for all the steps of greedy decoding.
+    pub fn prepare_memory(&self, memory: &Tensor) -> DecoderMemory {
+        self.decoder.prepare_memory(memory)
+    }
+
+    /// [`SparlingModel::decode`] over a memory whose cross-attention keys and values were
+    /// projected once ([`SparlingModel::prepare_memory`]), for the steps of greedy
+    /// decoding; bit for bit the same logits.
+    pub fn decode_prepared(&self, memory: &DecoderMemory, inputs: &[TokenId], t: usize) -> Tensor {
+        let n = inputs.len() / t.max(1);
         let x = self.tok_embed.embed(inputs, &[n, t]);
         let pos = self
             .dec_pos
             .get()
             .narrow(0, 0, t)
             .add(&self.dec_pos_fixed.narrow(0, 0, t));
-        let h = self.decoder.forward(&x.add(&pos), memory);
+        let h = self
+            .decoder
+            .forward_prepared(&x.add(&pos), memory, &DecoderMasks::default());
         self.head.forward(&h)
     }
 
@@ -300,14 +315,14 @@ impl SparlingModel {
     /// h alone, greedy (no graph): the predicted class sequences for motif maps `(N, C, H, W)`.
     pub fn predict_from_map(&self, map: &Tensor) -> Vec<Vec<TokenId>> {
         no_grad(|| {
-            let memory = self.encode(map);
+            let memory = self.prepare_memory(&self.encode(map));
             let n = map.shape()[0];
             let max_t = self.max_tokens + 1;
             let mut seqs: Vec<Vec<TokenId>> = vec![vec![self.vocab.start()]; n];
             let mut done = vec![false; n];
             for t in 1..=max_t {
                 let inputs: Vec<TokenId> = seqs.iter().flatten().copied().collect();
-                let logits = self.decode(&memory, &inputs, t);
+                let logits = self.decode_prepared(&memory, &inputs, t);
                 let last = logits.narrow(1, t - 1, 1).reshape(&[n, self.vocab.len()]);
                 let best = last.argmax(1);
                 for (i, seq) in seqs.iter_mut().enumerate() {

@@ -1,5 +1,6 @@
 //! Elementwise kernels shared by the unary, binary and shape ops: maps and zips over (possibly
-//! broadcast) operands that always write a fresh standard-layout (row-major, contiguous) array,
+//! broadcast) operands that always write a fresh standard-layout (row-major, contiguous) array
+//! (allocated uninitialised: every element is written exactly once, so no memset precedes it),
 //! in parallel above [`MIN_PAR_ELEMS`] elements. Each output element depends on its own inputs
 //! only, so the results do not depend on the number of threads.
 
@@ -12,13 +13,18 @@ pub fn map<F>(a: &ArrayD<f32>, f: F) -> ArrayD<f32>
 where
     F: Fn(f32) -> f32 + Sync + Send,
 {
-    let mut out = ArrayD::zeros(IxDyn(a.shape()));
+    let mut out = ArrayD::uninit(IxDyn(a.shape()));
     if out.len() >= MIN_PAR_ELEMS {
-        Zip::from(&mut out).and(a).par_for_each(|o, &x| *o = f(x));
+        Zip::from(&mut out).and(a).par_for_each(|o, &x| {
+            o.write(f(x));
+        });
     } else {
-        Zip::from(&mut out).and(a).for_each(|o, &x| *o = f(x));
+        Zip::from(&mut out).and(a).for_each(|o, &x| {
+            o.write(f(x));
+        });
     }
-    out
+    // SAFETY: the Zip over `out` (same shape as `a`) wrote every element.
+    unsafe { out.assume_init() }
 }
 
 /// `a[i] = f(a[i])` in place.
@@ -44,19 +50,21 @@ where
 {
     let a = broadcast_view("zip_map", a, shape);
     let b = broadcast_view("zip_map", b, shape);
-    let mut out = ArrayD::zeros(IxDyn(shape));
+    let mut out = ArrayD::uninit(IxDyn(shape));
     if out.len() >= MIN_PAR_ELEMS {
         Zip::from(&mut out)
             .and(&a)
             .and(&b)
-            .par_for_each(|o, &x, &y| *o = f(x, y));
+            .par_for_each(|o, &x, &y| {
+                o.write(f(x, y));
+            });
     } else {
-        Zip::from(&mut out)
-            .and(&a)
-            .and(&b)
-            .for_each(|o, &x, &y| *o = f(x, y));
+        Zip::from(&mut out).and(&a).and(&b).for_each(|o, &x, &y| {
+            o.write(f(x, y));
+        });
     }
-    out
+    // SAFETY: the Zip over `out` wrote every element.
+    unsafe { out.assume_init() }
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` with all three broadcast to `shape`, into a new
@@ -77,21 +85,26 @@ where
     let a = broadcast_view("zip3_map", a, shape);
     let b = broadcast_view("zip3_map", b, shape);
     let c = broadcast_view("zip3_map", c, shape);
-    let mut out = ArrayD::zeros(IxDyn(shape));
+    let mut out = ArrayD::uninit(IxDyn(shape));
     if out.len() >= MIN_PAR_ELEMS {
         Zip::from(&mut out)
             .and(&a)
             .and(&b)
             .and(&c)
-            .par_for_each(|o, &x, &y, &z| *o = f(x, y, z));
+            .par_for_each(|o, &x, &y, &z| {
+                o.write(f(x, y, z));
+            });
     } else {
         Zip::from(&mut out)
             .and(&a)
             .and(&b)
             .and(&c)
-            .for_each(|o, &x, &y, &z| *o = f(x, y, z));
+            .for_each(|o, &x, &y, &z| {
+                o.write(f(x, y, z));
+            });
     }
-    out
+    // SAFETY: the Zip over `out` wrote every element.
+    unsafe { out.assume_init() }
 }
 
 /// `a[i] = f(a[i], b[i])` in place, with `b` broadcast to the shape of `a`.
@@ -140,13 +153,18 @@ pub fn to_standard(view: ArrayViewD<'_, f32>) -> ArrayD<f32> {
     if view.is_standard_layout() {
         return view.to_owned();
     }
-    let mut out = ArrayD::zeros(IxDyn(view.shape()));
+    let mut out = ArrayD::uninit(IxDyn(view.shape()));
     if out.len() >= MIN_PAR_ELEMS {
-        Zip::from(&mut out).and(&view).par_for_each(|o, &x| *o = x);
+        Zip::from(&mut out).and(&view).par_for_each(|o, &x| {
+            o.write(x);
+        });
     } else {
-        Zip::from(&mut out).and(&view).for_each(|o, &x| *o = x);
+        Zip::from(&mut out).and(&view).for_each(|o, &x| {
+            o.write(x);
+        });
     }
-    out
+    // SAFETY: the Zip over `out` wrote every element.
+    unsafe { out.assume_init() }
 }
 
 fn broadcast_view<'a>(op: &str, a: &'a ArrayD<f32>, shape: &[usize]) -> ArrayViewD<'a, f32> {

@@ -18,6 +18,7 @@
 //! The backward keeps the input (a shared handle, no copy), the per-channel mean and `1/std`,
 //! and the weight values when the input needs a gradient.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
@@ -256,7 +257,7 @@ fn blocks_by_channel<T>(blocks: impl Iterator<Item = T>, geo: Geometry) -> Vec<V
 }
 
 /// A channel's work in the forward: (channel, (input blocks, output blocks)).
-type FwdChannel<'a> = (usize, (Vec<&'a [f32]>, Vec<&'a mut [f32]>));
+type FwdChannel<'a> = (usize, (Vec<&'a [f32]>, Vec<&'a mut [MaybeUninit<f32>]>));
 /// A channel's work in the backward: (channel, (gradient blocks, input blocks if kept)).
 type BwdChannel<'a> = (usize, (Vec<&'a mut [f32]>, Option<Vec<&'a [f32]>>));
 
@@ -284,9 +285,14 @@ fn batch_norm_fwd(
     eps: f32,
 ) -> BatchNormFwd {
     let par = x.len() >= MIN_PAR_ELEMS;
-    let mut out = vec![0.0f32; x.len()];
+    // Every output value is written below (each channel's blocks, whole), so the buffer is
+    // not zero-filled first.
+    let mut out = Vec::with_capacity(x.len());
     let x_blocks = blocks_by_channel(x.chunks(geo.s.max(1)), geo);
-    let out_blocks = blocks_by_channel(out.chunks_mut(geo.s.max(1)), geo);
+    let out_blocks = blocks_by_channel(
+        out.spare_capacity_mut()[..x.len()].chunks_mut(geo.s.max(1)),
+        geo,
+    );
     let channel = |(ch, (xb, mut ob)): FwdChannel<'_>| {
         let (mean, var) = match running {
             Some((rm, rv)) => (rm[ch] as f64, rv[ch] as f64),
@@ -304,9 +310,9 @@ fn batch_norm_fwd(
         // y = x * scale + shift, scale = w / std, shift = b - mean * w / std.
         let scale = inv_std * w.map_or(1.0, |w| w[ch]);
         let shift = b.map_or(0.0, |b| b[ch]) - mean32 * scale;
-        let write = |(o, xs): (&mut &mut [f32], &&[f32])| {
+        let write = |(o, xs): (&mut &mut [MaybeUninit<f32>], &&[f32])| {
             for (o, &v) in o.iter_mut().zip(xs.iter()) {
-                *o = v * scale + shift;
+                o.write(v * scale + shift);
             }
         };
         if par {
@@ -329,6 +335,9 @@ fn batch_norm_fwd(
     } else {
         items.map(channel).collect()
     };
+    // SAFETY: the N * C blocks of S values cover all `x.len()` reserved slots, and each
+    // channel's task wrote every value of its blocks.
+    unsafe { out.set_len(x.len()) };
     BatchNormFwd {
         out,
         mean: per_channel.iter().map(|p| p.1.0).collect(),
