@@ -144,6 +144,21 @@ impl AnnealingSchedule {
         })
     }
 
+    /// The bar an observation at `samples_seen` would be compared with (the current bar after
+    /// its decay, clamped), or `None` if that observation would be rejected or ignored (samples
+    /// going backwards, or too soon). An accuracy at most this value leaves the schedule exactly
+    /// as the true accuracy would, as long as that is at most this value too: the density stays
+    /// and the bar becomes this value. So a validation may stop scoring as soon as it can no
+    /// longer clear it.
+    pub fn bar_for(&self, samples_seen: u64) -> Option<f64> {
+        let since = samples_seen.checked_sub(self.last_samples)?;
+        if since < self.config.min_update_interval {
+            return None;
+        }
+        let decayed = self.bar - self.config.bar_decay_per_sample * since as f64;
+        Some(decayed.max(self.config.min_bar).min(self.config.max_bar))
+    }
+
     /// Feeds one validation: `samples_seen` training samples so far (monotone), `accuracy` the
     /// validation metric. Errors if `samples_seen` goes backwards or the accuracy is NaN.
     pub fn observe(&mut self, samples_seen: u64, accuracy: f64) -> Result<Decision> {
@@ -160,9 +175,8 @@ impl AnnealingSchedule {
         if since < self.config.min_update_interval {
             return Ok(Decision::TooSoon);
         }
+        self.bar = self.bar_for(samples_seen).expect("checked above");
         self.last_samples = samples_seen;
-        let decayed = self.bar - self.config.bar_decay_per_sample * since as f64;
-        self.bar = decayed.max(self.config.min_bar).min(self.config.max_bar);
         let decision = if accuracy > self.bar {
             let from = self.density;
             self.density *= self.config.multiplier;
@@ -300,6 +314,28 @@ mod tests {
         s.observe(311, 0.9).unwrap();
         assert_eq!(s.density, 0.5 * 0.1 * 0.1 * 0.1);
         assert_eq!(s.reductions, 3);
+    }
+
+    #[test]
+    fn bar_for_is_the_bar_the_next_observation_compares_with() {
+        // Bar 0.9 in [0.6, 0.9], decay 0.01 per sample, at least 5 samples apart.
+        let mut s = sched(0.9, 0.6, 0.9, 0.01, 5, 0.5);
+        s.observe(10, 0.5).unwrap(); // bar 0.8, kept
+        assert_eq!(s.bar_for(12), None); // too soon
+        assert_eq!(s.bar_for(9), None); // backwards
+        let t = s.bar_for(15).unwrap();
+        assert!((t - 0.75).abs() < 1e-12);
+        assert_eq!(s.bar_for(100), Some(0.6)); // clamped
+        // Any accuracy <= bar_for leaves the same state as any other such accuracy.
+        let (mut a, mut b) = (s.clone(), s.clone());
+        assert!(matches!(a.observe(15, t).unwrap(), Decision::Keep { .. }));
+        assert!(matches!(b.observe(15, 0.1).unwrap(), Decision::Keep { .. }));
+        assert_eq!(a, b);
+        assert_eq!(a.bar, t);
+        assert!(matches!(
+            s.observe(15, t + 1e-9).unwrap(),
+            Decision::Reduce { .. }
+        ));
     }
 
     #[test]

@@ -51,6 +51,37 @@ pub struct ValidationSet {
     len: usize,
 }
 
+/// The outcome of a validation: exact matches among the samples scored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationScore {
+    /// Exactly matched sequences.
+    pub correct: usize,
+    /// Samples scored (all of them unless the validation stopped early).
+    pub scored: usize,
+    /// Size of the validation set.
+    pub total: usize,
+}
+
+impl ValidationScore {
+    /// Whether every sample was scored.
+    pub fn complete(&self) -> bool {
+        self.scored == self.total
+    }
+
+    /// Exact-match accuracy on the samples scored.
+    pub fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.scored.max(1) as f64
+    }
+
+    /// The highest accuracy on the whole set still possible: the accuracy itself when
+    /// complete, else as if every sample not scored were right. This is what the schedule is
+    /// fed: after an early stop it is at most the bar, which leaves the schedule exactly as the
+    /// true accuracy (also at most the bar) would.
+    pub fn best_possible(&self) -> f64 {
+        (self.correct + self.total - self.scored) as f64 / self.total.max(1) as f64
+    }
+}
+
 /// Samples per forward pass during validation and evaluation.
 pub const EVAL_CHUNK: usize = 50;
 
@@ -68,14 +99,34 @@ impl ValidationSet {
         ValidationSet { chunks, len: n }
     }
 
-    /// Exact-match accuracy of greedy decoding.
+    /// Exact-match accuracy of greedy decoding on the whole set.
     pub fn accuracy(&self, model: &SparlingModel) -> Result<f64> {
-        let mut correct = 0usize;
+        Ok(self.score(model, None)?.accuracy())
+    }
+
+    /// Scores greedy decoding chunk by chunk, in order. With `stop_at_or_below = Some(bar)` it
+    /// stops after the first chunk where even an all-correct rest could not lift the accuracy
+    /// on the whole set above `bar` (the schedule's strict `>`).
+    pub fn score(
+        &self,
+        model: &SparlingModel,
+        stop_at_or_below: Option<f64>,
+    ) -> Result<ValidationScore> {
+        let mut score = ValidationScore {
+            correct: 0,
+            scored: 0,
+            total: self.len,
+        };
         for (x, tokens) in &self.chunks {
             let (pred, _) = model.predict(x)?;
-            correct += pred.iter().zip(tokens).filter(|(p, t)| p == t).count();
+            score.correct += pred.iter().zip(tokens).filter(|(p, t)| p == t).count();
+            score.scored += tokens.len();
+            let decided = stop_at_or_below.is_some_and(|bar| score.best_possible() <= bar);
+            if decided && !score.complete() {
+                break;
+            }
         }
-        Ok(correct as f64 / self.len.max(1) as f64)
+        Ok(score)
     }
 
     /// Number of samples.

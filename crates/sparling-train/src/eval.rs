@@ -16,7 +16,7 @@ use sparling_nn::checkpoint;
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
 use crate::model::SparlingModel;
-use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, write_atomic};
+use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
 
 /// The scores of one model on `samples` test samples.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ impl Default for RunEvalOptions {
 /// `confusion.png` into `out`.
 pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
-    let last: TrainState = checkpoint::load(dir.checkpoint(), TRAIN_KIND)?;
+    let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
     let domain = DigitCircle::new(config.domain.clone())?;
     let channels = config.model.motif_channels;

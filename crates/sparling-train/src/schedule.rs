@@ -88,6 +88,16 @@ impl DensitySchedule {
         }
     }
 
+    /// The bar a validation at `samples` training samples must clear (see
+    /// [`AnnealingSchedule::bar_for`](sparling_sparse::schedule::AnnealingSchedule::bar_for));
+    /// `None` for a constant schedule, which has no bar.
+    pub fn bar_for(&self, samples: u64) -> Option<f64> {
+        match &self.state {
+            ScheduleState::Annealing(s) => s.bar_for(samples),
+            ScheduleState::Constant(_) => None,
+        }
+    }
+
     /// Feeds one validation result; returns true if the density was reduced.
     pub fn observe(&mut self, samples: u64, accuracy: f64) -> Result<bool> {
         match &mut self.state {

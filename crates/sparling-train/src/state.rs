@@ -17,7 +17,11 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 
 /// The `kind` tag of full training checkpoints.
-pub const TRAIN_KIND: &str = "sparling-train-state";
+pub const TRAIN_KIND: &str = "sparling-train-state/2";
+
+/// The `kind` tag of full training checkpoints written before validations could stop early
+/// (their records have no `validated` count). [`load_train_state`] still reads them.
+pub const LEGACY_TRAIN_KIND: &str = "sparling-train-state";
 /// The `kind` tag of per-density model snapshots.
 pub const MODEL_KIND: &str = "sparling-model";
 
@@ -30,8 +34,11 @@ pub struct ValidationRecord {
     pub samples: u64,
     /// Mean training loss since the previous validation.
     pub train_loss: f64,
-    /// Exact-match accuracy on the validation set.
+    /// Exact-match accuracy on the validation samples scored.
     pub accuracy: f64,
+    /// Validation samples scored: the whole set, or fewer when the validation stopped as soon
+    /// as it could no longer clear the bar (`validation_early_stop`).
+    pub validated: u64,
     /// Density in force during the interval that ended here.
     pub density: f64,
     /// The bar after this validation.
@@ -84,6 +91,82 @@ pub struct TrainState {
     pub wall_seconds: f64,
     /// Why the run ended, once it has.
     pub finished: Option<String>,
+}
+
+/// Reads a full training checkpoint, of this version or of the one before
+/// ([`LEGACY_TRAIN_KIND`], whose validations all scored the whole set).
+pub fn load_train_state(path: &Path) -> Result<TrainState> {
+    match sparling_nn::checkpoint::load::<TrainState>(path, TRAIN_KIND) {
+        Err(sparling_nn::Error::WrongKind { found, .. }) if found == LEGACY_TRAIN_KIND => {
+            let old: legacy::TrainState = sparling_nn::checkpoint::load(path, LEGACY_TRAIN_KIND)?;
+            Ok(old.into())
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The payload of [`LEGACY_TRAIN_KIND`] checkpoints.
+mod legacy {
+    use serde::Deserialize;
+    use sparling_nn::optim::AdamState;
+
+    use super::ModelSnapshot;
+
+    #[derive(Deserialize)]
+    pub(super) struct ValidationRecord {
+        step: u64,
+        samples: u64,
+        train_loss: f64,
+        accuracy: f64,
+        density: f64,
+        bar: f64,
+        reduced: bool,
+        wall_seconds: f64,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct TrainState {
+        model: ModelSnapshot,
+        optimizer: AdamState,
+        schedule: crate::schedule::ScheduleState,
+        step: u64,
+        loss_sum: f64,
+        loss_count: u64,
+        history: Vec<ValidationRecord>,
+        wall_seconds: f64,
+        finished: Option<String>,
+    }
+
+    impl From<TrainState> for super::TrainState {
+        fn from(s: TrainState) -> super::TrainState {
+            let validated = s.model.config.validation_samples as u64;
+            super::TrainState {
+                history: s
+                    .history
+                    .into_iter()
+                    .map(|r| super::ValidationRecord {
+                        step: r.step,
+                        samples: r.samples,
+                        train_loss: r.train_loss,
+                        accuracy: r.accuracy,
+                        validated,
+                        density: r.density,
+                        bar: r.bar,
+                        reduced: r.reduced,
+                        wall_seconds: r.wall_seconds,
+                    })
+                    .collect(),
+                model: s.model,
+                optimizer: s.optimizer,
+                schedule: s.schedule,
+                step: s.step,
+                loss_sum: s.loss_sum,
+                loss_count: s.loss_count,
+                wall_seconds: s.wall_seconds,
+                finished: s.finished,
+            }
+        }
+    }
 }
 
 impl TrainState {

@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::model::SparlingModel;
 use crate::schedule::DensitySchedule;
 use crate::state::{
-    MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, ValidationRecord, write_atomic,
+    MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, ValidationRecord, load_train_state,
+    write_atomic,
 };
 
 /// How a call to [`Trainer::run`] ended.
@@ -74,7 +75,7 @@ impl Trainer {
         let validation =
             ValidationSet::generate(&domain, seeds.validation, config.validation_samples);
         let (optimizer, schedule, state) = if dir.checkpoint().exists() {
-            let state: TrainState = checkpoint::load(dir.checkpoint(), TRAIN_KIND)?;
+            let state = load_train_state(&dir.checkpoint())?;
             if state.model.config != config || state.model.seed != seed {
                 return Err(Error::Run(format!(
                     "{} holds a run with another config or seed; use a fresh directory",
@@ -233,11 +234,21 @@ impl Trainer {
     }
 
     /// Validation accuracy, then the schedule's decision; snapshots the rung on a reduction.
+    /// With `validation_early_stop` the scoring stops once the bar is out of reach; the
+    /// schedule is then fed the best accuracy still possible, which is at most the bar and so
+    /// changes it exactly as the full score would have.
     fn validate_and_schedule(&mut self) -> Result<ValidationRecord> {
-        let accuracy = self.validation.accuracy(&self.model)?;
+        let stop_at_or_below = if self.config.validation_early_stop {
+            self.schedule.bar_for(self.samples())
+        } else {
+            None
+        };
+        let score = self.validation.score(&self.model, stop_at_or_below)?;
         let density = self.schedule.density();
         let rung = self.schedule.rung();
-        let reduced = self.schedule.observe(self.samples(), accuracy)?;
+        let reduced = self
+            .schedule
+            .observe(self.samples(), score.best_possible())?;
         if reduced {
             // The model "at density d": the state where accuracy first cleared the bar at d.
             if let Some(k) = rung {
@@ -267,7 +278,8 @@ impl Trainer {
             } else {
                 f64::NAN
             },
-            accuracy,
+            accuracy: score.accuracy(),
+            validated: score.scored as u64,
             density,
             bar: self.schedule.bar(),
             reduced,

@@ -245,3 +245,148 @@ fn corrupt_checkpoints_are_rejected() {
     std::fs::write(&path, &good).unwrap();
     assert!(Trainer::open(tiny(), 1, RunDir::new(dir.path())).is_ok());
 }
+
+#[test]
+fn early_stopped_validations_leave_the_run_unchanged() {
+    use sparling_train::state::{MODEL_KIND, ModelSnapshot};
+
+    // 200 validation samples are 4 chunks, so a validation can stop after 1, 2 or 3.
+    let run = |early_stop: bool| {
+        let mut cfg = tiny();
+        cfg.max_samples = 1200;
+        cfg.validation_samples = 200;
+        cfg.validation_early_stop = early_stop;
+        // A bar that falls slowly enough to sit above the accuracy for a while.
+        cfg.schedule = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 2e-3,
+            done_at_density: 1e-4,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Trainer::open(cfg, 5, RunDir::new(dir.path())).unwrap();
+        t.run(&Arc::new(AtomicBool::new(false)), None, &mut Silent)
+            .unwrap();
+        // The snapshots' bytes with the config set aside (it names the early stop).
+        let rungs: Vec<(u32, Vec<u8>)> = (0..40)
+            .filter(|&k| RunDir::new(dir.path()).rung(k).exists())
+            .map(|k| {
+                let path = RunDir::new(dir.path()).rung(k);
+                let mut snap: ModelSnapshot =
+                    sparling_nn::checkpoint::load(&path, MODEL_KIND).unwrap();
+                snap.config = tiny();
+                (
+                    k,
+                    sparling_nn::checkpoint::to_bytes(MODEL_KIND, &snap).unwrap(),
+                )
+            })
+            .collect();
+        (t, rungs)
+    };
+    let (full, full_rungs) = run(false);
+    let (early, early_rungs) = run(true);
+    assert_eq!(params_bits(&full), params_bits(&early));
+    assert_eq!(full.state().schedule, early.state().schedule);
+    assert_eq!(
+        full.model().bottleneck().state(),
+        early.model().bottleneck().state()
+    );
+    assert!(!full_rungs.is_empty());
+    assert_eq!(full_rungs, early_rungs, "the per-density snapshots differ");
+    let (a, b) = (&full.state().history, &early.state().history);
+    assert_eq!(a.len(), b.len());
+    let mut stopped = 0;
+    for (f, e) in a.iter().zip(b) {
+        assert_eq!(
+            (f.step, f.samples, f.train_loss, f.density, f.bar, f.reduced),
+            (e.step, e.samples, e.train_loss, e.density, e.bar, e.reduced)
+        );
+        assert_eq!(f.validated, 200);
+        if e.validated < 200 {
+            stopped += 1;
+            assert!(!e.reduced);
+            assert!(e.validated % 50 == 0 && e.validated > 0);
+        } else {
+            assert_eq!(f.accuracy, e.accuracy);
+        }
+    }
+    assert!(stopped > 0, "no validation stopped early: {b:?}");
+}
+
+#[test]
+fn checkpoints_of_the_previous_format_resume() {
+    use sparling_nn::optim::AdamState;
+    use sparling_train::schedule::ScheduleState;
+    use sparling_train::state::{LEGACY_TRAIN_KIND, ModelSnapshot, load_train_state};
+
+    /// The training state as written before `ValidationRecord::validated` existed.
+    #[derive(serde::Serialize)]
+    struct OldRecord {
+        step: u64,
+        samples: u64,
+        train_loss: f64,
+        accuracy: f64,
+        density: f64,
+        bar: f64,
+        reduced: bool,
+        wall_seconds: f64,
+    }
+    #[derive(serde::Serialize)]
+    struct OldState<'a> {
+        model: &'a ModelSnapshot,
+        optimizer: &'a AdamState,
+        schedule: &'a ScheduleState,
+        step: u64,
+        loss_sum: f64,
+        loss_count: u64,
+        history: Vec<OldRecord>,
+        wall_seconds: f64,
+        finished: &'a Option<String>,
+    }
+
+    let mut cfg = tiny();
+    cfg.validation_early_stop = false;
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut t = Trainer::open(cfg.clone(), 4, RunDir::new(dir.path())).unwrap();
+    t.run(&stop, Some(20), &mut Silent).unwrap();
+    let s = t.state().clone();
+    assert!(!s.history.is_empty());
+    let old = OldState {
+        model: &s.model,
+        optimizer: &s.optimizer,
+        schedule: &s.schedule,
+        step: s.step,
+        loss_sum: s.loss_sum,
+        loss_count: s.loss_count,
+        history: s
+            .history
+            .iter()
+            .map(|r| OldRecord {
+                step: r.step,
+                samples: r.samples,
+                train_loss: r.train_loss,
+                accuracy: r.accuracy,
+                density: r.density,
+                bar: r.bar,
+                reduced: r.reduced,
+                wall_seconds: r.wall_seconds,
+            })
+            .collect(),
+        wall_seconds: s.wall_seconds,
+        finished: &s.finished,
+    };
+    let path = RunDir::new(dir.path()).checkpoint();
+    sparling_nn::checkpoint::save_atomic(&path, LEGACY_TRAIN_KIND, &old).unwrap();
+    let loaded = load_train_state(&path).unwrap();
+    assert_eq!(loaded.history, s.history);
+    assert!(loaded.history.iter().all(|r| r.validated == 16));
+    // The trainer resumes from it and writes the current format.
+    let mut resumed = Trainer::open(cfg, 4, RunDir::new(dir.path())).unwrap();
+    assert_eq!(resumed.state().step, s.step);
+    resumed.run(&stop, Some(8), &mut Silent).unwrap();
+    assert_eq!(
+        sparling_train::checkpoint_kind(&path).unwrap(),
+        sparling_train::state::TRAIN_KIND
+    );
+}

@@ -8,7 +8,8 @@ use sparling_domains::DigitCircle;
 use sparling_train::eval::{RunEvalOptions, evaluate, evaluate_run};
 use sparling_train::model::SparlingModel;
 use sparling_train::state::{
-    MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, write_atomic,
+    LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, load_train_state,
+    write_atomic,
 };
 
 /// Arguments of `sparling eval`.
@@ -36,7 +37,8 @@ pub fn run(args: Args) -> Result<()> {
     match (&args.run, &args.checkpoint) {
         (Some(dir), None) => {
             let run = RunDir::new(dir);
-            let last: TrainState = sparling_nn_load(&run.checkpoint(), TRAIN_KIND)?;
+            let last = load_train_state(&run.checkpoint())
+                .with_context(|| format!("loading {}", run.checkpoint().display()))?;
             let samples = args.samples.unwrap_or(last.model.config.test_samples);
             let opts = RunEvalOptions {
                 samples,
@@ -67,7 +69,11 @@ pub fn run(args: Args) -> Result<()> {
         (None, Some(file)) => {
             let snap: ModelSnapshot = match sparling_train::checkpoint_kind(file)?.as_str() {
                 MODEL_KIND => sparling_nn_load(file, MODEL_KIND)?,
-                TRAIN_KIND => sparling_nn_load::<TrainState>(file, TRAIN_KIND)?.model,
+                TRAIN_KIND | LEGACY_TRAIN_KIND => {
+                    load_train_state(file)
+                        .with_context(|| format!("loading {}", file.display()))?
+                        .model
+                }
                 other => bail!("{} is a {other:?} file, not a model", file.display()),
             };
             let samples = args.samples.unwrap_or(snap.config.test_samples);

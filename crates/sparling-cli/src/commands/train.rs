@@ -57,11 +57,12 @@ impl Progress for Bar {
 
 fn format_record(r: &ValidationRecord) -> String {
     format!(
-        "[validation] samples {:>8} step {:>6} loss {:.4} acc {:.4} bar {:.4} density {:.4e}{} ({:.0}s)",
+        "[validation] samples {:>8} step {:>6} loss {:.4} acc {:.4} on {} bar {:.4} density {:.4e}{} ({:.0}s)",
         r.samples,
         r.step,
         r.train_loss,
         r.accuracy,
+        r.validated,
         r.bar,
         r.density,
         if r.reduced { " -> reduced" } else { "" },
