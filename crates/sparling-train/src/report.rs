@@ -382,6 +382,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
             .x_label("training samples")
             .y_label("density (log)")
             .y_scale(Scale::Log10);
+        let logged = runs.iter().filter(|r| !r.log.is_empty()).count();
         for r in &runs {
             if r.log.is_empty() {
                 continue;
@@ -391,6 +392,15 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
                 name.clone(),
                 r.log.iter().map(|v| (v.samples as f64, v.accuracy)),
             ));
+            let bar: Vec<(f64, f64)> = r
+                .log
+                .iter()
+                .filter(|v| v.bar.is_finite())
+                .map(|v| (v.samples as f64, v.bar))
+                .collect();
+            if logged == 1 && !bar.is_empty() {
+                acc = acc.series(Series::new(format!("{name} bar"), bar).dashed(true));
+            }
             dens = dens.series(Series::new(
                 name,
                 r.log.iter().map(|v| (v.samples as f64, v.density)),
@@ -408,7 +418,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
         figures.extend(["training_accuracy.png", "training_density.png"]);
         let _ = writeln!(
             md,
-            "\n## Training curves\n\n![accuracy](training_accuracy.png)\n\n![density](training_density.png)"
+            "\n## Training curves\n\nValidation accuracy and density against training samples. A validation that stopped once the bar was out of reach shows the accuracy of the samples it scored (at least 50); with one run, the dashed line is the bar.\n\n![accuracy](training_accuracy.png)\n\n![density](training_density.png)"
         );
     }
 

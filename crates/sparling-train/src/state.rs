@@ -37,7 +37,9 @@ pub struct ValidationRecord {
     /// Exact-match accuracy on the validation samples scored.
     pub accuracy: f64,
     /// Validation samples scored: the whole set, or fewer when the validation stopped as soon
-    /// as it could no longer clear the bar (`validation_early_stop`).
+    /// as it could no longer clear the bar (`validation_early_stop`). Logs written before this
+    /// field existed read as 0; their validations all scored the whole set.
+    #[serde(default)]
     pub validated: u64,
     /// Density in force during the interval that ended here.
     pub density: f64,
@@ -274,4 +276,22 @@ pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io("writing", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_before_the_validated_count_still_parse() {
+        let old = r#"{"step":7938,"samples":254016,"train_loss":0.048,"accuracy":0.959,"density":5.02e-5,"bar":0.959,"reduced":true,"wall_seconds":8517.4}"#;
+        let r: ValidationRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((r.samples, r.validated, r.reduced), (254016, 0, true));
+        let new = serde_json::to_string(&ValidationRecord {
+            validated: 350,
+            ..r
+        })
+        .unwrap();
+        assert!(new.contains(r#""validated":350"#), "{new}");
+    }
 }
