@@ -109,12 +109,12 @@ pub fn load_train_state(path: &Path) -> Result<TrainState> {
 
 /// The payload of [`LEGACY_TRAIN_KIND`] checkpoints.
 mod legacy {
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
     use sparling_nn::optim::AdamState;
 
     use super::ModelSnapshot;
 
-    #[derive(Deserialize)]
+    #[derive(Serialize, Deserialize)]
     pub(super) struct ValidationRecord {
         step: u64,
         samples: u64,
@@ -126,7 +126,7 @@ mod legacy {
         wall_seconds: f64,
     }
 
-    #[derive(Deserialize)]
+    #[derive(Serialize, Deserialize)]
     pub(super) struct TrainState {
         model: ModelSnapshot,
         optimizer: AdamState,
@@ -137,6 +137,37 @@ mod legacy {
         history: Vec<ValidationRecord>,
         wall_seconds: f64,
         finished: Option<String>,
+    }
+
+    /// The state as the previous format would have held it (the tests write such files).
+    #[cfg(test)]
+    impl From<super::TrainState> for TrainState {
+        fn from(s: super::TrainState) -> TrainState {
+            TrainState {
+                history: s
+                    .history
+                    .into_iter()
+                    .map(|r| ValidationRecord {
+                        step: r.step,
+                        samples: r.samples,
+                        train_loss: r.train_loss,
+                        accuracy: r.accuracy,
+                        density: r.density,
+                        bar: r.bar,
+                        reduced: r.reduced,
+                        wall_seconds: r.wall_seconds,
+                    })
+                    .collect(),
+                model: s.model,
+                optimizer: s.optimizer,
+                schedule: s.schedule,
+                step: s.step,
+                loss_sum: s.loss_sum,
+                loss_count: s.loss_count,
+                wall_seconds: s.wall_seconds,
+                finished: s.finished,
+            }
+        }
     }
 
     impl From<TrainState> for super::TrainState {
@@ -281,6 +312,37 @@ pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoints_of_the_previous_format_resume() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        use crate::config::{Profile, TrainConfig};
+        use crate::trainer::{Silent, Trainer};
+
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        cfg.validation_every = 16;
+        cfg.validation_samples = 8;
+        cfg.validation_early_stop = false;
+        let dir = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut t = Trainer::open(cfg.clone(), 4, RunDir::new(dir.path())).unwrap();
+        t.run(&stop, Some(6), &mut Silent).unwrap();
+        let s = t.state().clone();
+        assert!(!s.history.is_empty());
+        let path = RunDir::new(dir.path()).checkpoint();
+        let old = legacy::TrainState::from(s.clone());
+        sparling_nn::checkpoint::save_atomic(&path, LEGACY_TRAIN_KIND, &old).unwrap();
+        let loaded = load_train_state(&path).unwrap();
+        assert_eq!(loaded.history, s.history);
+        assert!(loaded.history.iter().all(|r| r.validated == 8));
+        // The trainer resumes from it and writes the current format.
+        let mut resumed = Trainer::open(cfg, 4, RunDir::new(dir.path())).unwrap();
+        assert_eq!(resumed.state().step, s.step);
+        resumed.run(&stop, Some(4), &mut Silent).unwrap();
+        assert_eq!(crate::checkpoint_kind(&path).unwrap(), TRAIN_KIND);
+    }
 
     #[test]
     fn log_lines_before_the_validated_count_still_parse() {
