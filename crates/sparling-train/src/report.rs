@@ -9,6 +9,7 @@ use serde::Serialize;
 use sparling_metrics::bootstrap::{BootstrapConfig, Interval, bootstrap_mean_ci};
 use sparling_plot::{LineChart, Marker, ReferenceLine, Scale, Series};
 
+use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::eval::RunEvaluation;
 use crate::state::{ValidationRecord, write_atomic};
@@ -114,7 +115,7 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunSummary>> {
             continue;
         };
         let log_path = dir.join("log.jsonl");
-        let log = match std::fs::read_to_string(&log_path) {
+        let mut log: Vec<ValidationRecord> = match std::fs::read_to_string(&log_path) {
             Ok(text) => text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
@@ -125,6 +126,15 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunSummary>> {
                 .collect::<Result<Vec<_>>>()?,
             Err(_) => Vec::new(),
         };
+        // Logs written before the `validated` count read it as 0: those validations all
+        // scored the whole set, whose size the run's config gives.
+        if log.iter().any(|r| r.validated == 0) {
+            if let Some(cfg) = read_json::<TrainConfig>(&dir.join("config.json"))? {
+                for r in log.iter_mut().filter(|r| r.validated == 0) {
+                    r.validated = cfg.validation_samples as u64;
+                }
+            }
+        }
         out.push(RunSummary {
             eval: read_json(&dir.join("eval").join("eval.json"))?,
             status: read_json(&dir.join("status.json"))?,
