@@ -91,6 +91,23 @@ fn quick_pipeline_runs_end_to_end() {
     assert_eq!(eval["headline"]["samples"], 20);
     assert_eq!(eval["reached_operating_point"], false);
 
+    // One checkpoint on its own: the same scores, pictures included.
+    let one_dir = run.join("eval-checkpoint");
+    let printed = ok(&[
+        "eval",
+        "--checkpoint",
+        s(&run.join("checkpoint.bin")),
+        "--samples",
+        "12",
+        "--out",
+        s(&one_dir),
+    ]);
+    let one: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(one["samples"], 12);
+    for f in ["eval.json", "motifs.png", "confusion.png"] {
+        assert!(one_dir.join(f).exists(), "{f} missing for --checkpoint");
+    }
+
     let report = ok(&["report", "--root", s(root.path())]);
     assert!(report.trim().ends_with("report.md"));
     let md = std::fs::read_to_string(root.path().join("report.md")).unwrap();

@@ -256,6 +256,24 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     Ok(result)
 }
 
+/// Evaluates one checkpoint's model on `samples` test samples and writes `eval.json`,
+/// `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png` into `out`.
+pub fn evaluate_checkpoint(
+    snap: &ModelSnapshot,
+    samples: usize,
+    overlay_samples: usize,
+    out: &Path,
+) -> Result<EvalResult> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    let domain = DigitCircle::new(snap.config.domain.clone())?;
+    let model = SparlingModel::from_snapshot(snap)?;
+    let result = evaluate(&model, &domain, samples, snap)?;
+    write_pictures(&model, &domain, snap, &result, out, overlay_samples)?;
+    let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
+    write_atomic(&out.join("eval.json"), json.as_bytes())?;
+    Ok(result)
+}
+
 /// `motifs.png` (motif maps over the first test inputs, footprints outlined) and
 /// `confusion.png` (the confusion heatmap with the optimal permutation applied).
 fn write_pictures(

@@ -4,12 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use sparling_domains::DigitCircle;
-use sparling_train::eval::{RunEvalOptions, evaluate, evaluate_run};
-use sparling_train::model::SparlingModel;
+use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run};
 use sparling_train::state::{
     LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, load_train_state,
-    write_atomic,
 };
 
 /// Arguments of `sparling eval`.
@@ -77,14 +74,10 @@ pub fn run(args: Args) -> Result<()> {
                 other => bail!("{} is a {other:?} file, not a model", file.display()),
             };
             let samples = args.samples.unwrap_or(snap.config.test_samples);
-            let domain = DigitCircle::new(snap.config.domain.clone())?;
-            let model = SparlingModel::from_snapshot(&snap)?;
-            let result = evaluate(&model, &domain, samples, &snap)?;
-            std::fs::create_dir_all(&args.out)
-                .with_context(|| format!("creating {}", args.out.display()))?;
-            let json = serde_json::to_string_pretty(&result)?;
-            write_atomic(&args.out.join("eval.json"), json.as_bytes())?;
-            println!("{json}");
+            let overlay = RunEvalOptions::default().overlay_samples.min(samples);
+            let result = evaluate_checkpoint(&snap, samples, overlay, &args.out)
+                .with_context(|| format!("evaluating {}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
         _ => bail!("give exactly one of --run DIR or --checkpoint FILE"),
