@@ -16,6 +16,7 @@
 //! `dg = G^T dU G`.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use ndarray::{Array3, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis};
 use rayon::prelude::*;
@@ -290,7 +291,7 @@ fn output_transform_body(
     ty0: usize,
     ty1: usize,
     bias: Option<&[f32]>,
-    y: &mut ArrayViewMut3<'_, f32>,
+    y: &mut ArrayViewMut3<'_, MaybeUninit<f32>>,
     s: &mut Rows,
 ) {
     let t_len = (ty1 - ty0) * tw;
@@ -327,11 +328,11 @@ fn output_transform_body(
                 let out = &mut y_ch[(oy - 2 * ty0) * g.wo..(oy - 2 * ty0 + 1) * g.wo];
                 let pairs = &mut out[..2 * full];
                 for t in 0..full {
-                    pairs[2 * t] = s0[t] + s1[t] + s2[t] + b;
-                    pairs[2 * t + 1] = s1[t] - s2[t] - s3[t] + b;
+                    pairs[2 * t] = MaybeUninit::new(s0[t] + s1[t] + s2[t] + b);
+                    pairs[2 * t + 1] = MaybeUninit::new(s1[t] - s2[t] - s3[t] + b);
                 }
                 if g.wo % 2 == 1 {
-                    out[2 * full] = s0[full] + s1[full] + s2[full] + b;
+                    out[2 * full] = MaybeUninit::new(s0[full] + s1[full] + s2[full] + b);
                 }
             }
         }
@@ -341,7 +342,7 @@ fn output_transform_body(
 crate::multiversion!(
     /// `Y = A^T M A` for tile rows `[ty0, ty1)`: reads `m` (16 matrices `(cout, T)`) and
     /// writes output rows `[2 ty0, min(2 ty1, ho))` of `y` (a `(cout, rows, wo)` view), plus
-    /// the bias.
+    /// the bias. Every value of those rows is written (the view may be uninitialised).
     fn output_transform = output_transform_body(
         g: &ConvGeom,
         tw: usize,
@@ -349,7 +350,7 @@ crate::multiversion!(
         ty0: usize,
         ty1: usize,
         bias: Option<&[f32]>,
-        y: &mut ArrayViewMut3<'_, f32>,
+        y: &mut ArrayViewMut3<'_, MaybeUninit<f32>>,
         s: &mut Rows,
     )
 );
@@ -487,13 +488,19 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
     debug_assert!(applies(g));
     let grid = Grid::new(g);
     let u = transform_weights(g, w);
-    let mut y = vec![0.0f32; g.n * g.cout * g.out_plane()];
-    if y.is_empty() {
+    let len = g.n * g.cout * g.out_plane();
+    // Not zero-filled: the output transforms below write every value (all images, all
+    // channels, all rows of the row blocks, all columns).
+    let mut y: Vec<f32> = Vec::with_capacity(len);
+    if len == 0 {
         return y;
     }
     // Work items: (image, tile rows [ty0, ty1), output rows view).
     let mut items = Vec::new();
-    for (n, y_img) in y.chunks_exact_mut(g.cout * g.out_plane()).enumerate() {
+    for (n, y_img) in y.spare_capacity_mut()[..len]
+        .chunks_exact_mut(g.cout * g.out_plane())
+        .enumerate()
+    {
         let mut rest = ArrayViewMut3::from_shape((g.cout, g.ho, g.wo), y_img).expect("image");
         for (ty0, ty1) in grid.blocks() {
             let rows = (2 * ty1).min(g.ho) - 2 * ty0;
@@ -503,34 +510,36 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
         }
     }
     let in_len = g.cin * g.in_plane();
-    let work =
-        |sc: &mut Scratch,
-         (n, ty0, ty1, mut blk): (usize, usize, usize, ArrayViewMut3<'_, f32>)| {
-            let t_len = (ty1 - ty0) * grid.tw;
-            let (v, m, rows) = sc.prepare(g, &grid, t_len);
-            input_transform(
-                g,
-                grid.tw,
-                &x[n * in_len..(n + 1) * in_len],
-                ty0,
-                ty1,
-                v,
-                rows,
-            );
-            let (cc, oc) = (g.cin * g.cout, g.cout * t_len);
-            for xi in 0..16 {
-                let uk = ArrayView2::from_shape((g.cout, g.cin), &u[xi * cc..][..cc]).expect("U");
-                let vk = ArrayView2::from_shape(
-                    (g.cin, t_len),
-                    &v[xi * g.cin * t_len..][..g.cin * t_len],
-                )
-                .expect("V");
-                let mk =
-                    ArrayViewMut2::from_shape((g.cout, t_len), &mut m[xi * oc..][..oc]).expect("M");
-                gemm(1.0, uk, vk, 0.0, mk);
-            }
-            output_transform(g, grid.tw, m, ty0, ty1, bias, &mut blk, rows);
-        };
+    let work = |sc: &mut Scratch,
+                (n, ty0, ty1, mut blk): (
+        usize,
+        usize,
+        usize,
+        ArrayViewMut3<'_, MaybeUninit<f32>>,
+    )| {
+        let t_len = (ty1 - ty0) * grid.tw;
+        let (v, m, rows) = sc.prepare(g, &grid, t_len);
+        input_transform(
+            g,
+            grid.tw,
+            &x[n * in_len..(n + 1) * in_len],
+            ty0,
+            ty1,
+            v,
+            rows,
+        );
+        let (cc, oc) = (g.cin * g.cout, g.cout * t_len);
+        for xi in 0..16 {
+            let uk = ArrayView2::from_shape((g.cout, g.cin), &u[xi * cc..][..cc]).expect("U");
+            let vk =
+                ArrayView2::from_shape((g.cin, t_len), &v[xi * g.cin * t_len..][..g.cin * t_len])
+                    .expect("V");
+            let mk =
+                ArrayViewMut2::from_shape((g.cout, t_len), &mut m[xi * oc..][..oc]).expect("M");
+            gemm(1.0, uk, vk, 0.0, mk);
+        }
+        output_transform(g, grid.tw, m, ty0, ty1, bias, &mut blk, rows);
+    };
     if g.flops() >= PAR_MIN_FLOPS {
         items
             .into_par_iter()
@@ -538,6 +547,9 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
     } else {
         with_scratch(|sc| items.into_iter().for_each(|item| work(sc, item)));
     }
+    // SAFETY: the row blocks of every image cover its `(cout, ho, wo)` output, and
+    // `output_transform` wrote every value of each block.
+    unsafe { y.set_len(len) };
     y
 }
 
