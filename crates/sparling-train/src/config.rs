@@ -753,6 +753,10 @@ mod tests {
             .unwrap()
             .remove("position_scale");
         value["model"].as_object_mut().unwrap().remove("token_norm");
+        value
+            .as_object_mut()
+            .unwrap()
+            .remove("validation_early_stop");
         value["optimizer"]
             .as_object_mut()
             .unwrap()
@@ -763,6 +767,10 @@ mod tests {
         assert_eq!(old.model.position_scale, 1.0);
         assert!(!old.model.token_norm);
         assert_eq!(c.model.position_scale, 3.0);
+        // The early stop changes no result, only the cost: on for old files too, so that a
+        // run started before it resumes with an equal config.
+        assert!(old.validation_early_stop);
+        assert_eq!(old.validation_early_stop, c.validation_early_stop);
     }
 
     #[test]
