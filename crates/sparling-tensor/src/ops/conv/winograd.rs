@@ -482,6 +482,21 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with_borrow_mut(f)
 }
 
+/// Prepares `sc` for tile rows `[ty0, ty1)` of image `x_img` and fills its `V` with their
+/// input transform; returns `(V, M, rows)` as [`Scratch::prepare`] does.
+fn transformed_input<'a>(
+    sc: &'a mut Scratch,
+    g: &ConvGeom,
+    grid: &Grid,
+    x_img: &[f32],
+    ty0: usize,
+    ty1: usize,
+) -> (&'a mut [f32], &'a mut [f32], &'a mut Rows) {
+    let (v, m, rows) = sc.prepare(g, grid, (ty1 - ty0) * grid.tw);
+    input_transform(g, grid.tw, x_img, ty0, ty1, v, rows);
+    (v, m, rows)
+}
+
 /// Forward convolution by Winograd F(2x2, 3x3): `x` `(n, cin, h, w)`, `w` `(cout, cin, 3, 3)`,
 /// `bias` `(cout)`; returns `(n, cout, ho, wo)`.
 pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -518,16 +533,8 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
         ArrayViewMut3<'_, MaybeUninit<f32>>,
     )| {
         let t_len = (ty1 - ty0) * grid.tw;
-        let (v, m, rows) = sc.prepare(g, &grid, t_len);
-        input_transform(
-            g,
-            grid.tw,
-            &x[n * in_len..(n + 1) * in_len],
-            ty0,
-            ty1,
-            v,
-            rows,
-        );
+        let (v, m, rows) =
+            transformed_input(sc, g, &grid, &x[n * in_len..(n + 1) * in_len], ty0, ty1);
         let (cc, oc) = (g.cin * g.cout, g.cout * t_len);
         for xi in 0..16 {
             let uk = ArrayView2::from_shape((g.cout, g.cin), &u[xi * cc..][..cc]).expect("U");
@@ -564,16 +571,8 @@ pub(crate) fn winograd_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f3
         let mut du = Array3::<f32>::zeros((16, g.cout, g.cin));
         for (ty0, ty1) in grid.blocks() {
             let t_len = (ty1 - ty0) * grid.tw;
-            let (v, m, rows) = sc.prepare(g, &grid, t_len);
-            input_transform(
-                g,
-                grid.tw,
-                &x[n * in_len..(n + 1) * in_len],
-                ty0,
-                ty1,
-                v,
-                rows,
-            );
+            let (v, m, rows) =
+                transformed_input(sc, g, &grid, &x[n * in_len..(n + 1) * in_len], ty0, ty1);
             let dy_img = &dy[n * out_len..(n + 1) * out_len];
             output_transform_adjoint(g, grid.tw, dy_img, ty0, ty1, m, rows);
             for (xi, duk) in du.outer_iter_mut().enumerate() {
