@@ -171,11 +171,11 @@ impl AnnealingSchedule {
                 ),
             });
         }
-        let since = samples_seen - self.last_samples;
-        if since < self.config.min_update_interval {
+        // `None` here only means too soon: going backwards was rejected above.
+        let Some(bar) = self.bar_for(samples_seen) else {
             return Ok(Decision::TooSoon);
-        }
-        self.bar = self.bar_for(samples_seen).expect("checked above");
+        };
+        self.bar = bar;
         self.last_samples = samples_seen;
         let decision = if accuracy > self.bar {
             let from = self.density;
