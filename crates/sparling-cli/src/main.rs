@@ -25,6 +25,9 @@ enum Command {
     Preset(commands::preset::Args),
     /// Train a Sparling model (resumes if the output directory holds a checkpoint).
     Train(commands::train::Args),
+    /// Start a run directory from another run's checkpoint under another late phase of the
+    /// schedule (bit-identical to a fresh run with that config).
+    Branch(commands::branch::Args),
     /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
     Eval(commands::eval::Args),
     /// Merge run directories into report.md, report.json and PNG figures.
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::ScoreMotifs(args) => commands::score_motifs::run(args),
         Command::Preset(args) => commands::preset::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Branch(args) => commands::branch::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Report(args) => commands::report::run(args),
     }

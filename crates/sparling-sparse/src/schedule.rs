@@ -151,17 +151,43 @@ impl AnnealingSchedule {
     /// and the bar becomes this value. So a validation may stop scoring as soon as it can no
     /// longer clear it.
     pub fn bar_for(&self, samples_seen: u64) -> Option<f64> {
+        self.bar_for_with_decay(samples_seen, self.config.bar_decay_per_sample)
+    }
+
+    /// [`bar_for`](Self::bar_for) with the bar falling `decay` per sample since the last
+    /// validation instead of the configured rate: for schedules whose decay depends on the
+    /// density reached (a slower bar at the last rungs), which the caller decides.
+    pub fn bar_for_with_decay(&self, samples_seen: u64, decay: f64) -> Option<f64> {
         let since = samples_seen.checked_sub(self.last_samples)?;
         if since < self.config.min_update_interval {
             return None;
         }
-        let decayed = self.bar - self.config.bar_decay_per_sample * since as f64;
+        let decayed = self.bar - decay * since as f64;
         Some(decayed.max(self.config.min_bar).min(self.config.max_bar))
     }
 
     /// Feeds one validation: `samples_seen` training samples so far (monotone), `accuracy` the
     /// validation metric. Errors if `samples_seen` goes backwards or the accuracy is NaN.
     pub fn observe(&mut self, samples_seen: u64, accuracy: f64) -> Result<Decision> {
+        self.observe_with_decay(samples_seen, accuracy, self.config.bar_decay_per_sample)
+    }
+
+    /// [`observe`](Self::observe) with the bar falling `decay` per sample over the interval
+    /// since the last validation instead of the configured rate (see
+    /// [`bar_for_with_decay`](Self::bar_for_with_decay)). Errors also if `decay` is not
+    /// finite (like the configured rate, it may be negative: a rising bar).
+    pub fn observe_with_decay(
+        &mut self,
+        samples_seen: u64,
+        accuracy: f64,
+        decay: f64,
+    ) -> Result<Decision> {
+        if !decay.is_finite() {
+            return Err(Error::Config {
+                op: "annealing schedule",
+                msg: format!("bar decay {decay} per sample is not finite"),
+            });
+        }
         if samples_seen < self.last_samples || accuracy.is_nan() {
             return Err(Error::Config {
                 op: "annealing schedule",
@@ -172,7 +198,7 @@ impl AnnealingSchedule {
             });
         }
         // `None` here only means too soon: going backwards was rejected above.
-        let Some(bar) = self.bar_for(samples_seen) else {
+        let Some(bar) = self.bar_for_with_decay(samples_seen, decay) else {
             return Ok(Decision::TooSoon);
         };
         self.bar = bar;
@@ -429,6 +455,44 @@ mod tests {
                 ..Default::default()
             })
             .is_err()
+        );
+    }
+
+    #[test]
+    fn decay_override_replaces_the_configured_rate_for_one_interval() {
+        let cfg = AnnealingConfig {
+            bar_decay_per_sample: 1e-3,
+            ..Default::default()
+        };
+        let mut a = AnnealingSchedule::new(cfg.clone()).unwrap();
+        let mut b = AnnealingSchedule::new(cfg).unwrap();
+        // The configured rate, passed explicitly, is the plain observation, bit for bit.
+        assert_eq!(a.bar_for(100), b.bar_for_with_decay(100, 1e-3));
+        assert_eq!(
+            a.observe(100, 0.5).unwrap(),
+            b.observe_with_decay(100, 0.5, 1e-3).unwrap()
+        );
+        assert_eq!(a, b);
+        // A slower rate: the bar 0.9 falls by 1e-4 * 100 instead of 1e-3 * 100.
+        assert_eq!(b.bar_for_with_decay(200, 1e-4), Some(0.9 - 1e-4 * 100.0));
+        assert_eq!(
+            b.observe_with_decay(200, 0.85, 1e-4).unwrap(),
+            Decision::Keep {
+                bar: 0.9 - 1e-4 * 100.0
+            }
+        );
+        assert_eq!(b.density, 0.5);
+        // The plain rate would have let 0.85 clear 0.8.
+        assert!(matches!(
+            a.observe(200, 0.85).unwrap(),
+            Decision::Reduce { .. }
+        ));
+        for bad in [f64::NAN, f64::INFINITY] {
+            assert!(b.observe_with_decay(300, 0.5, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            b.last_samples, 200,
+            "a rejected observation changes nothing"
         );
     }
 

@@ -143,12 +143,58 @@ pub enum ScheduleConfig {
         bar_decay_per_sample: f64,
         /// Stop once the density falls below this.
         done_at_density: f64,
+        /// Another bar decay and a smaller step once the density is below a level (None, the
+        /// default: the same at every rung). See [`LatePhase`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        late_phase: Option<LatePhase>,
     },
     /// A fixed density (the no-annealing ablation); stops at the sample budget.
     Constant {
         /// The density.
         density: f64,
     },
+}
+
+/// The last rungs of an annealing schedule: while the density in force is below
+/// `below_density`, the bar decays `bar_decay_per_sample` per sample instead of the schedule's
+/// rate and the learning rate is multiplied by `lr_scale`.
+///
+/// The protocol takes the model at a density where validation accuracy first clears the bar,
+/// so at the last rungs the bar's decay decides how long the model trains there before it is
+/// taken. A model at the operating rung keeps improving with a smaller step
+/// (`examples/polish.rs`), about as fast as a bar of 2e-6 per sample falls. Above
+/// `below_density` nothing changes, so a run with a late phase is bit-identical to the same run
+/// without it until the density first drops below that level.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatePhase {
+    /// The phase applies while the density is strictly below this.
+    pub below_density: f64,
+    /// The bar's decay per training sample in the phase (the paper's rate is 1e-7).
+    pub bar_decay_per_sample: f64,
+    /// Multiplier of the learning rate in the phase, in (0, 1].
+    pub lr_scale: f32,
+}
+
+impl LatePhase {
+    /// Whether the phase is in force at `density`.
+    pub fn applies(&self, density: f64) -> bool {
+        density < self.below_density
+    }
+
+    fn validate(&self) -> Result<()> {
+        density("schedule.late_phase.below_density", self.below_density)?;
+        if !(self.bar_decay_per_sample.is_finite() && self.bar_decay_per_sample >= 0.0) {
+            return Err(invalid(
+                "schedule.late_phase.bar_decay_per_sample",
+                "must be >= 0",
+            ));
+        }
+        if !(self.lr_scale.is_finite() && self.lr_scale > 0.0 && self.lr_scale <= 1.0) {
+            return Err(invalid("schedule.late_phase.lr_scale", "must be in (0, 1]"));
+        }
+        Ok(())
+    }
 }
 
 /// Adam and clipping.
@@ -332,8 +378,12 @@ impl TrainConfig {
                 factor,
                 bar_decay_per_sample,
                 done_at_density,
+                late_phase,
             } => {
                 density("schedule.initial_density", *initial_density)?;
+                if let Some(late) = late_phase {
+                    late.validate()?;
+                }
                 if !(factor.is_finite() && *factor > 0.0 && *factor < 1.0) {
                     return Err(invalid("schedule.factor", "must be in (0, 1)"));
                 }
@@ -498,6 +548,7 @@ impl TrainConfig {
             factor: 0.75,
             bar_decay_per_sample: 1e-6,
             done_at_density: DIGIT_CIRCLE_DONE_AT,
+            late_phase: None,
         };
         let optimizer = OptimizerConfig {
             lr: 3e-4,
@@ -568,6 +619,7 @@ impl TrainConfig {
                     // A fast-decaying bar so that the quick run walks down several rungs.
                     bar_decay_per_sample: 1e-4,
                     done_at_density: DIGIT_CIRCLE_DONE_AT,
+                    late_phase: None,
                 },
                 optimizer: OptimizerConfig {
                     lr: 1e-3,

@@ -14,6 +14,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bottleneck;
+pub mod branch;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sparling_sparse::schedule::{AnnealingConfig, AnnealingSchedule, Decision};
 
-use crate::config::ScheduleConfig;
+use crate::config::{LatePhase, ScheduleConfig};
 use crate::error::{Error, Result};
 
 /// The schedule's state: enough to continue exactly after a resume.
@@ -20,6 +20,9 @@ pub enum ScheduleState {
 #[derive(Clone, Debug)]
 pub struct DensitySchedule {
     state: ScheduleState,
+    /// The annealing schedule's late phase, from the config (not part of the state: which
+    /// phase is in force follows from the density).
+    late: Option<LatePhase>,
 }
 
 impl DensitySchedule {
@@ -31,6 +34,7 @@ impl DensitySchedule {
                 factor,
                 bar_decay_per_sample,
                 done_at_density,
+                late_phase: _,
             } => ScheduleState::Annealing(AnnealingSchedule::new(AnnealingConfig {
                 initial_density: *initial_density,
                 multiplier: *factor,
@@ -40,7 +44,11 @@ impl DensitySchedule {
             })?),
             ScheduleConfig::Constant { density } => ScheduleState::Constant(*density),
         };
-        Ok(DensitySchedule { state })
+        let late = match config {
+            ScheduleConfig::Annealing { late_phase, .. } => *late_phase,
+            ScheduleConfig::Constant { .. } => None,
+        };
+        Ok(DensitySchedule { state, late })
     }
 
     /// A schedule restored from a checkpoint (its kind must match the config's).
@@ -55,7 +63,32 @@ impl DensitySchedule {
                 )));
             }
         }
-        Ok(DensitySchedule { state })
+        Ok(DensitySchedule {
+            state,
+            late: fresh.late,
+        })
+    }
+
+    /// The late phase in force at the current density, if any.
+    fn late_now(&self) -> Option<&LatePhase> {
+        self.late.as_ref().filter(|l| l.applies(self.density()))
+    }
+
+    /// The multiplier of the learning rate at the current density: the late phase's
+    /// `lr_scale` while it is in force, else 1.
+    pub fn lr_scale(&self) -> f32 {
+        self.late_now().map_or(1.0, |l| l.lr_scale)
+    }
+
+    /// The bar's decay per sample over the interval being trained now, at the current
+    /// density (NaN for a constant schedule).
+    pub fn bar_decay(&self) -> f64 {
+        match &self.state {
+            ScheduleState::Annealing(s) => self
+                .late_now()
+                .map_or(s.config.bar_decay_per_sample, |l| l.bar_decay_per_sample),
+            ScheduleState::Constant(_) => f64::NAN,
+        }
     }
 
     /// The state to checkpoint.
@@ -93,16 +126,19 @@ impl DensitySchedule {
     /// `None` for a constant schedule, which has no bar.
     pub fn bar_for(&self, samples: u64) -> Option<f64> {
         match &self.state {
-            ScheduleState::Annealing(s) => s.bar_for(samples),
+            ScheduleState::Annealing(s) => s.bar_for_with_decay(samples, self.bar_decay()),
             ScheduleState::Constant(_) => None,
         }
     }
 
     /// Feeds one validation result; returns true if the density was reduced.
+    /// The interval since the last validation was trained at the current density, so its
+    /// bar decay is the one in force now ([`DensitySchedule::bar_decay`]).
     pub fn observe(&mut self, samples: u64, accuracy: f64) -> Result<bool> {
+        let decay = self.bar_decay();
         match &mut self.state {
             ScheduleState::Annealing(s) => Ok(matches!(
-                s.observe(samples, accuracy)?,
+                s.observe_with_decay(samples, accuracy, decay)?,
                 Decision::Reduce { .. }
             )),
             ScheduleState::Constant(_) => Ok(false),
@@ -128,6 +164,7 @@ mod tests {
             factor: 0.75,
             bar_decay_per_sample: decay,
             done_at_density: 0.3,
+            late_phase: None,
         })
         .unwrap()
     }
@@ -147,6 +184,51 @@ mod tests {
     }
 
     #[test]
+    fn late_phase_takes_over_below_its_density() {
+        let late = LatePhase {
+            below_density: 0.4,
+            bar_decay_per_sample: 1e-4,
+            lr_scale: 0.25,
+        };
+        let cfg = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 1e-3,
+            done_at_density: 0.3,
+            late_phase: Some(late),
+        };
+        let mut s = DensitySchedule::new(&cfg).unwrap();
+        let mut plain = annealing(1e-3);
+        // Above 0.4 the late phase is not in force: the same decisions, bit for bit.
+        assert_eq!((s.lr_scale(), s.bar_decay()), (1.0, 1e-3));
+        assert_eq!(s.bar_for(100), plain.bar_for(100));
+        assert_eq!(
+            s.observe(100, 0.95).unwrap(),
+            plain.observe(100, 0.95).unwrap()
+        );
+        assert_eq!(s.state(), plain.state());
+        // Now at 0.375: the interval from 100 to 300 is trained in the late phase.
+        assert_eq!(
+            (s.density(), s.lr_scale(), s.bar_decay()),
+            (0.375, 0.25, 1e-4)
+        );
+        assert_eq!(s.bar_for(300), Some(0.95 - 1e-4 * 200.0));
+        assert!(
+            !s.observe(300, 0.92).unwrap(),
+            "0.92 does not clear 0.93 ..."
+        );
+        assert!(
+            plain.observe(300, 0.92).unwrap(),
+            "... but clears 0.75 without the phase"
+        );
+        assert_eq!(s.bar(), 0.95 - 1e-4 * 200.0);
+        // The phase follows the density through a checkpoint: it is not part of the state.
+        let back = DensitySchedule::from_state(&cfg, s.state()).unwrap();
+        assert_eq!((back.lr_scale(), back.bar_decay()), (0.25, 1e-4));
+        assert_eq!(back.bar_for(1000), s.bar_for(1000));
+    }
+
+    #[test]
     fn state_round_trip_and_mismatch() {
         let mut s = annealing(1e-3);
         s.observe(500, 0.7).unwrap();
@@ -155,6 +237,7 @@ mod tests {
             factor: 0.75,
             bar_decay_per_sample: 1e-3,
             done_at_density: 0.3,
+            late_phase: None,
         };
         let back = DensitySchedule::from_state(&cfg, s.state()).unwrap();
         assert_eq!(back.state(), s.state());

@@ -302,6 +302,16 @@ mod config_as_json {
     }
 }
 
+/// Rewrites `dir`'s validation log from `history`, one JSON line per validation, atomically.
+pub fn write_log(dir: &RunDir, history: &[ValidationRecord]) -> Result<()> {
+    let mut log = Vec::new();
+    for r in history {
+        serde_json::to_writer(&mut log, r).expect("records serialize");
+        log.push(b'\n');
+    }
+    write_atomic(&dir.log(), &log)
+}
+
 /// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
 pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");

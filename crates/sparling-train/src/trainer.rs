@@ -7,7 +7,6 @@
 //! thresholds, schedule, position in the stream) is checkpointed, so a run killed at any
 //! moment and resumed ends with bit-identical parameters to an uninterrupted one.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -24,7 +23,7 @@ use crate::model::SparlingModel;
 use crate::schedule::DensitySchedule;
 use crate::state::{
     MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, ValidationRecord, load_train_state,
-    write_atomic,
+    write_atomic, write_log,
 };
 
 /// How a call to [`Trainer::run`] ended.
@@ -223,7 +222,7 @@ impl Trainer {
             self.state.step,
             self.schedule.rung().unwrap_or(0),
             samples_in_rung,
-        );
+        ) * self.schedule.lr_scale();
         self.optimizer.set_learning_rate(lr);
         self.optimizer.step(self.model.store(), &grads);
         self.state.step += 1;
@@ -306,12 +305,7 @@ impl Trainer {
         self.state.optimizer = self.optimizer.state();
         self.state.schedule = self.schedule.state();
         checkpoint::save_atomic(self.dir.checkpoint(), TRAIN_KIND, &self.state)?;
-        let mut log = Vec::new();
-        for r in &self.state.history {
-            serde_json::to_writer(&mut log, r).expect("records serialize");
-            log.write_all(b"\n").expect("writing to memory");
-        }
-        write_atomic(&self.dir.log(), &log)
+        write_log(&self.dir, &self.state.history)
     }
 
     fn write_status(&self) -> Result<()> {

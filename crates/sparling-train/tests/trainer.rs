@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use sparling_train::config::{Profile, RungDecay, ScheduleConfig, TrainConfig};
+use sparling_train::branch::branch;
+use sparling_train::config::{LatePhase, Profile, RungDecay, ScheduleConfig, TrainConfig};
 use sparling_train::state::{RunDir, ValidationRecord};
 use sparling_train::trainer::{Outcome, Silent, Trainer};
 
@@ -35,6 +36,7 @@ fn tiny() -> TrainConfig {
         factor: 0.75,
         bar_decay_per_sample: 0.05,
         done_at_density: 1e-4,
+        late_phase: None,
     };
     c.validate().unwrap();
     c
@@ -262,6 +264,7 @@ fn early_stopped_validations_leave_the_run_unchanged() {
             factor: 0.75,
             bar_decay_per_sample: 2e-3,
             done_at_density: 1e-4,
+            late_phase: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let mut t = Trainer::open(cfg, 5, RunDir::new(dir.path())).unwrap();
@@ -311,4 +314,117 @@ fn early_stopped_validations_leave_the_run_unchanged() {
         }
     }
     assert!(stopped > 0, "no validation stopped early: {b:?}");
+}
+
+/// `tiny()` with a late phase from the first cut on (0.375 < 0.4): a slower bar, half the step.
+fn tiny_with_late_phase() -> TrainConfig {
+    let mut c = tiny();
+    c.max_samples = 1200;
+    if let ScheduleConfig::Annealing { late_phase, .. } = &mut c.schedule {
+        *late_phase = Some(LatePhase {
+            below_density: 0.4,
+            bar_decay_per_sample: 1e-3,
+            lr_scale: 0.5,
+        });
+    }
+    c.validate().unwrap();
+    c
+}
+
+#[test]
+fn a_branch_before_the_late_phase_ends_bit_identical_to_a_fresh_run() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let late = tiny_with_late_phase();
+    let mut plain = late.clone();
+    if let ScheduleConfig::Annealing { late_phase, .. } = &mut plain.schedule {
+        *late_phase = None;
+    }
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let mut fresh = Trainer::open(late.clone(), 5, RunDir::new(fresh_dir.path())).unwrap();
+    fresh.run(&stop, None, &mut Silent).unwrap();
+    let h = &fresh.state().history;
+    let cut = h
+        .iter()
+        .position(|r| r.reduced)
+        .expect("tiny() reduces the density");
+    assert!(
+        cut + 2 < h.len(),
+        "too few validations after the cut: {h:?}"
+    );
+
+    // The source: the same run without the late phase, stopped right after its first cut.
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = RunDir::new(source_dir.path());
+    let mut t = Trainer::open(plain.clone(), 5, source.clone()).unwrap();
+    t.run(&stop, Some(h[cut].step), &mut Silent).unwrap();
+    assert_eq!(t.state().history.len(), cut + 1);
+    drop(t);
+
+    let branch_dir = tempfile::tempdir().unwrap();
+    let out = RunDir::new(branch_dir.path().join("b"));
+    let b = branch(&source.checkpoint(), &source, &late, &out).unwrap();
+    assert_eq!(
+        (b.seed, b.samples, b.rungs.clone()),
+        (5, h[cut].samples, vec![0])
+    );
+    // Branching twice into the same directory is refused.
+    let again = branch(&source.checkpoint(), &source, &late, &out).unwrap_err();
+    assert!(again.to_string().contains("already holds a run"), "{again}");
+    let mut branched = Trainer::open(late.clone(), 5, out.clone()).unwrap();
+    branched.run(&stop, None, &mut Silent).unwrap();
+    assert_eq!(params_bits(&fresh), params_bits(&branched));
+    let strip = |h: &[ValidationRecord]| {
+        h.iter()
+            .map(|r| ValidationRecord {
+                wall_seconds: 0.0,
+                ..r.clone()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(&fresh.state().history),
+        strip(&branched.state().history)
+    );
+    // The late phase made a difference: the plain run continues otherwise.
+    let mut cont = Trainer::open(plain.clone(), 5, source.clone()).unwrap();
+    cont.run(&stop, None, &mut Silent).unwrap();
+    assert_ne!(params_bits(&cont), params_bits(&fresh));
+
+    // A checkpoint that has trained inside the late phase cannot be branched exactly.
+    let e = branch(
+        &source.checkpoint(),
+        &source,
+        &late,
+        &RunDir::new(branch_dir.path().join("c")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("finished run") || e.contains("late phases differ"),
+        "{e}"
+    );
+    let mid_dir = tempfile::tempdir().unwrap();
+    let mid = RunDir::new(mid_dir.path());
+    let mut t = Trainer::open(plain.clone(), 5, mid.clone()).unwrap();
+    t.run(&stop, Some(h[cut].step + 2), &mut Silent).unwrap();
+    drop(t);
+    let e = branch(
+        &mid.checkpoint(),
+        &mid,
+        &late,
+        &RunDir::new(branch_dir.path().join("d")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("late phases differ"), "{e}");
+    // Nor can a config that differs elsewhere.
+    let mut other = late.clone();
+    other.optimizer.lr *= 2.0;
+    let e = branch(
+        &source.checkpoint(),
+        &source,
+        &other,
+        &RunDir::new(branch_dir.path().join("e")),
+    );
+    assert!(e.is_err());
 }

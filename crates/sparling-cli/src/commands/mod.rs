@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod branch;
 pub mod eval;
 pub mod generate;
 pub mod info;
