@@ -42,6 +42,31 @@ fn tiny() -> TrainConfig {
     c
 }
 
+/// The history with wall times zeroed: the one field that legitimately differs between two
+/// runs of the same computation.
+fn without_wall_time(h: &[ValidationRecord]) -> Vec<ValidationRecord> {
+    h.iter()
+        .map(|r| ValidationRecord {
+            wall_seconds: 0.0,
+            ..r.clone()
+        })
+        .collect()
+}
+
+/// The index of the first validation that reduced the density; asserts that at least `after`
+/// validations follow it.
+fn first_cut_followed_by(h: &[ValidationRecord], after: usize) -> usize {
+    let cut = h
+        .iter()
+        .position(|r| r.reduced)
+        .expect("the run reduces the density");
+    assert!(
+        cut + after < h.len(),
+        "fewer than {after} validations after the first cut: {h:?}"
+    );
+    cut
+}
+
 fn params_bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
     t.model()
         .store()
@@ -129,24 +154,12 @@ fn rung_decay_changes_training_only_after_the_first_cut() {
     let plain = run(tiny());
     let decayed = run(tiny_with_rung_decay());
     let (a, b) = (&plain.state().history, &decayed.state().history);
-    let first_cut = a
-        .iter()
-        .position(|r| r.reduced)
-        .expect("tiny() reduces the density");
-    assert!(
-        first_cut + 1 < a.len(),
-        "no validation after the first cut: {a:?}"
-    );
+    let first_cut = first_cut_followed_by(a, 1);
     // Identical up to the first cut (wall time aside), different after it.
-    let strip = |h: &[ValidationRecord]| {
-        h.iter()
-            .map(|r| ValidationRecord {
-                wall_seconds: 0.0,
-                ..r.clone()
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(strip(&a[..=first_cut]), strip(&b[..=first_cut]));
+    assert_eq!(
+        without_wall_time(&a[..=first_cut]),
+        without_wall_time(&b[..=first_cut])
+    );
     assert_ne!(a[first_cut + 1].train_loss, b[first_cut + 1].train_loss);
     assert_ne!(params_bits(&plain), params_bits(&decayed));
 }
@@ -343,14 +356,7 @@ fn a_branch_before_the_late_phase_ends_bit_identical_to_a_fresh_run() {
     let mut fresh = Trainer::open(late.clone(), 5, RunDir::new(fresh_dir.path())).unwrap();
     fresh.run(&stop, None, &mut Silent).unwrap();
     let h = &fresh.state().history;
-    let cut = h
-        .iter()
-        .position(|r| r.reduced)
-        .expect("tiny() reduces the density");
-    assert!(
-        cut + 2 < h.len(),
-        "too few validations after the cut: {h:?}"
-    );
+    let cut = first_cut_followed_by(h, 2);
 
     // The source: the same run without the late phase, stopped right after its first cut.
     let source_dir = tempfile::tempdir().unwrap();
@@ -373,58 +379,40 @@ fn a_branch_before_the_late_phase_ends_bit_identical_to_a_fresh_run() {
     let mut branched = Trainer::open(late.clone(), 5, out.clone()).unwrap();
     branched.run(&stop, None, &mut Silent).unwrap();
     assert_eq!(params_bits(&fresh), params_bits(&branched));
-    let strip = |h: &[ValidationRecord]| {
-        h.iter()
-            .map(|r| ValidationRecord {
-                wall_seconds: 0.0,
-                ..r.clone()
-            })
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        strip(&fresh.state().history),
-        strip(&branched.state().history)
+        without_wall_time(&fresh.state().history),
+        without_wall_time(&branched.state().history)
     );
     // The late phase made a difference: the plain run continues otherwise.
     let mut cont = Trainer::open(plain.clone(), 5, source.clone()).unwrap();
     cont.run(&stop, None, &mut Silent).unwrap();
     assert_ne!(params_bits(&cont), params_bits(&fresh));
 
-    // A checkpoint that has trained inside the late phase cannot be branched exactly.
-    let e = branch(
-        &source.checkpoint(),
-        &source,
-        &late,
-        &RunDir::new(branch_dir.path().join("c")),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.contains("finished run") || e.contains("late phases differ"),
-        "{e}"
-    );
+    // A branch is refused into a fresh directory too, with the reason.
+    let refused = |src: &RunDir, cfg: &TrainConfig, name: &str| {
+        branch(
+            &src.checkpoint(),
+            src,
+            cfg,
+            &RunDir::new(branch_dir.path().join(name)),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    // The source has now finished; a checkpoint that trained inside the late phase cannot be
+    // branched exactly.
+    let e = refused(&source, &late, "c");
+    assert!(e.contains("finished run"), "{e}");
     let mid_dir = tempfile::tempdir().unwrap();
     let mid = RunDir::new(mid_dir.path());
     let mut t = Trainer::open(plain.clone(), 5, mid.clone()).unwrap();
     t.run(&stop, Some(h[cut].step + 2), &mut Silent).unwrap();
     drop(t);
-    let e = branch(
-        &mid.checkpoint(),
-        &mid,
-        &late,
-        &RunDir::new(branch_dir.path().join("d")),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = refused(&mid, &late, "d");
     assert!(e.contains("late phases differ"), "{e}");
     // Nor can a config that differs elsewhere.
     let mut other = late.clone();
     other.optimizer.lr *= 2.0;
-    let e = branch(
-        &source.checkpoint(),
-        &source,
-        &other,
-        &RunDir::new(branch_dir.path().join("e")),
-    );
-    assert!(e.is_err());
+    let e = refused(&mid, &other, "e");
+    assert!(e.contains("more than schedule.late_phase"), "{e}");
 }
