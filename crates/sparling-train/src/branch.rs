@@ -61,7 +61,7 @@ pub fn branch(
             checkpoint.display()
         )));
     }
-    let (old_late, new_late) = (late_phase(old), late_phase(config));
+    let (old_late, new_late) = (old.schedule.late_phase(), config.schedule.late_phase());
     let in_force = |late: Option<LatePhase>, density: f64| late.filter(|l| l.applies(density));
     // The intervals trained so far: one per validation, plus the steps since the last one.
     let since_last = (state.loss_count > 0).then_some(state.model.density);
@@ -98,13 +98,6 @@ pub fn branch(
         samples: state.model.samples,
         rungs,
     })
-}
-
-fn late_phase(config: &TrainConfig) -> Option<LatePhase> {
-    match &config.schedule {
-        ScheduleConfig::Annealing { late_phase, .. } => *late_phase,
-        ScheduleConfig::Constant { .. } => None,
-    }
 }
 
 fn without_late_phase(config: &TrainConfig) -> TrainConfig {

@@ -155,6 +155,16 @@ pub enum ScheduleConfig {
     },
 }
 
+impl ScheduleConfig {
+    /// The annealing schedule's late phase (None for a constant density).
+    pub fn late_phase(&self) -> Option<LatePhase> {
+        match self {
+            ScheduleConfig::Annealing { late_phase, .. } => *late_phase,
+            ScheduleConfig::Constant { .. } => None,
+        }
+    }
+}
+
 /// The last rungs of an annealing schedule: while the density in force is below
 /// `below_density`, the bar decays `bar_decay_per_sample` per sample instead of the schedule's
 /// rate and the learning rate is multiplied by `lr_scale`.

@@ -44,11 +44,10 @@ impl DensitySchedule {
             })?),
             ScheduleConfig::Constant { density } => ScheduleState::Constant(*density),
         };
-        let late = match config {
-            ScheduleConfig::Annealing { late_phase, .. } => *late_phase,
-            ScheduleConfig::Constant { .. } => None,
-        };
-        Ok(DensitySchedule { state, late })
+        Ok(DensitySchedule {
+            state,
+            late: config.late_phase(),
+        })
     }
 
     /// A schedule restored from a checkpoint (its kind must match the config's).
