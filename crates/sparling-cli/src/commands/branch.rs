@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use sparling_train::branch::branch;
 use sparling_train::config::TrainConfig;
-use sparling_train::state::RunDir;
+use sparling_train::state::{RunDir, write_atomic};
 
 /// Arguments of `sparling branch`.
 #[derive(clap::Args, Debug)]
@@ -36,8 +36,8 @@ pub fn run(args: Args) -> Result<()> {
     let checkpoint = args.checkpoint.unwrap_or_else(|| source.checkpoint());
     let b = branch(&checkpoint, &source, &config, &RunDir::new(&args.out))
         .with_context(|| format!("branching {}", checkpoint.display()))?;
-    std::fs::write(args.out.join("config.json"), text)
-        .with_context(|| format!("writing {}", args.out.join("config.json").display()))?;
+    let copy = args.out.join("config.json");
+    write_atomic(&copy, text.as_bytes()).with_context(|| format!("writing {}", copy.display()))?;
     eprintln!(
         "branched at {} samples with {} rung snapshots; continue with: sparling train --config {} --seed {} --out {}",
         b.samples,
