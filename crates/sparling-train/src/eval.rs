@@ -27,6 +27,10 @@ pub struct EvalResult {
     pub rung: Option<u32>,
     /// Training samples the model had seen.
     pub trained_samples: u64,
+    /// Index of the first test sample scored: 0, unless a later slice of the test stream was
+    /// asked for (a held-out selection set disjoint from the reported samples `0..N`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub first_sample: u64,
     /// Test samples scored.
     pub samples: usize,
     /// False-positive error.
@@ -69,10 +73,27 @@ pub fn to_metric_motif(m: &Motif) -> sparling_metrics::Motif {
     }
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// Scores `model` on test samples `0..samples`.
 pub fn evaluate(
     model: &SparlingModel,
     domain: &DigitCircle,
+    samples: usize,
+    snap: &ModelSnapshot,
+) -> Result<EvalResult> {
+    evaluate_range(model, domain, 0, samples, snap)
+}
+
+/// Scores `model` on test samples `first..first + samples`: with `first >= N`, a slice of the
+/// test stream disjoint from the samples `0..N` that reports are scored on, for choosing
+/// between variants without looking at those.
+pub fn evaluate_range(
+    model: &SparlingModel,
+    domain: &DigitCircle,
+    first: u64,
     samples: usize,
     snap: &ModelSnapshot,
 ) -> Result<EvalResult> {
@@ -82,7 +103,7 @@ pub fn evaluate(
     let mut e2e = E2eAccumulator::new();
     let mut nonzero = 0u64;
     let mut total = 0u64;
-    let indices: Vec<u64> = (0..samples as u64).collect();
+    let indices: Vec<u64> = (first..first + samples as u64).collect();
     for idx in indices.chunks(EVAL_CHUNK) {
         let batch = domain.batch_arrays(seed, idx);
         let x = sparling_tensor::Tensor::new(batch.inputs);
@@ -109,6 +130,7 @@ pub fn evaluate(
         density: snap.density,
         rung: snap.rung,
         trained_samples: snap.samples,
+        first_sample: first,
         samples,
         fpe: errors.fpe,
         fne: errors.fne,
@@ -256,10 +278,12 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     Ok(result)
 }
 
-/// Evaluates one checkpoint's model on `samples` test samples and writes `eval.json`,
-/// `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png` into `out`.
+/// Evaluates one checkpoint's model on the test samples `first..first + samples` and writes
+/// `eval.json`, `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png`
+/// into `out`.
 pub fn evaluate_checkpoint(
     snap: &ModelSnapshot,
+    first: u64,
     samples: usize,
     overlay_samples: usize,
     out: &Path,
@@ -267,7 +291,7 @@ pub fn evaluate_checkpoint(
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     let domain = DigitCircle::new(snap.config.domain.clone())?;
     let model = SparlingModel::from_snapshot(snap)?;
-    let result = evaluate(&model, &domain, samples, snap)?;
+    let result = evaluate_range(&model, &domain, first, samples, snap)?;
     write_pictures(&model, &domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
     write_atomic(&out.join("eval.json"), json.as_bytes())?;

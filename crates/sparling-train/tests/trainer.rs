@@ -416,3 +416,43 @@ fn a_branch_before_the_late_phase_ends_bit_identical_to_a_fresh_run() {
     let e = refused(&mid, &other, "e");
     assert!(e.contains("more than schedule.late_phase"), "{e}");
 }
+
+#[test]
+fn a_later_slice_of_the_test_stream_is_scored_on_its_own_samples() {
+    use sparling_domains::DigitCircle;
+    use sparling_train::eval::{evaluate, evaluate_range};
+    use sparling_train::model::SparlingModel;
+    use sparling_train::state::load_train_state;
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    let mut t = Trainer::open(tiny(), 2, run.clone()).unwrap();
+    t.run(&Arc::new(AtomicBool::new(false)), None, &mut Silent)
+        .unwrap();
+    drop(t);
+    let snap = load_train_state(&run.checkpoint()).unwrap().model;
+    let model = SparlingModel::from_snapshot(&snap).unwrap();
+    let domain = DigitCircle::new(snap.config.domain.clone()).unwrap();
+    let n = 12;
+    let whole = evaluate(&model, &domain, 2 * n, &snap).unwrap();
+    let head = evaluate_range(&model, &domain, 0, n, &snap).unwrap();
+    let tail = evaluate_range(&model, &domain, n as u64, n, &snap).unwrap();
+    assert_eq!((head.first_sample, tail.first_sample), (0, n as u64));
+    // Per-sample means over the two halves make up the whole.
+    for (w, h, t) in [
+        (whole.e2ee, head.e2ee, tail.e2ee),
+        (whole.exact_match, head.exact_match, tail.exact_match),
+    ] {
+        assert!((w - (h + t) / 2.0).abs() < 1e-12, "{w} vs {h} and {t}");
+    }
+    // The halves are different samples: the motif counts add up, and do not repeat.
+    let motifs = |r: &sparling_train::eval::EvalResult| r.confusion.to_array().sum();
+    assert_eq!(motifs(&whole), motifs(&head) + motifs(&tail));
+    assert_ne!(head.confusion.to_array(), tail.confusion.to_array());
+    // `first_sample` is left out of the JSON when zero, so older eval files read unchanged.
+    let json = serde_json::to_string(&head).unwrap();
+    assert!(!json.contains("first_sample"), "{json}");
+    let back: sparling_train::eval::EvalResult =
+        serde_json::from_str(&serde_json::to_string(&tail).unwrap()).unwrap();
+    assert_eq!(back.first_sample, n as u64);
+}

@@ -21,6 +21,11 @@ pub struct Args {
     /// Test samples (default: the run config's `test_samples`).
     #[arg(long)]
     samples: Option<usize>,
+    /// With --checkpoint: score the test samples from this index on (e.g. 10000 with the
+    /// default 10,000 samples: a held-out slice for choosing between variants, disjoint
+    /// from the samples that reports are scored on).
+    #[arg(long, default_value_t = 0, conflicts_with = "run")]
+    first_sample: u64,
     /// Test samples per point of the error-vs-density curve.
     #[arg(long, default_value_t = 1000)]
     curve_samples: usize,
@@ -75,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
             };
             let samples = args.samples.unwrap_or(snap.config.test_samples);
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
-            let result = evaluate_checkpoint(&snap, samples, overlay, &args.out)
+            let result = evaluate_checkpoint(&snap, args.first_sample, samples, overlay, &args.out)
                 .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
