@@ -103,7 +103,10 @@ pub fn evaluate_range(
     let mut e2e = E2eAccumulator::new();
     let mut nonzero = 0u64;
     let mut total = 0u64;
-    let indices: Vec<u64> = (first..first + samples as u64).collect();
+    let end = first
+        .checked_add(samples as u64)
+        .ok_or_else(|| Error::Run(format!("test samples {first}+{samples} overflow")))?;
+    let indices: Vec<u64> = (first..end).collect();
     for idx in indices.chunks(EVAL_CHUNK) {
         let batch = domain.batch_arrays(seed, idx);
         let x = sparling_tensor::Tensor::new(batch.inputs);

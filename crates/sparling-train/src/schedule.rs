@@ -80,11 +80,13 @@ impl DensitySchedule {
     }
 
     /// The bar's decay per sample over the interval being trained now, at the current
-    /// density (NaN for a constant schedule).
-    pub fn bar_decay(&self) -> f64 {
+    /// density, for a validation after `samples_in_rung` samples at this density (NaN for a
+    /// constant schedule).
+    pub fn bar_decay(&self, samples_in_rung: u64) -> f64 {
         match &self.state {
             ScheduleState::Annealing(s) => self
                 .late_now()
+                .filter(|l| l.holds(samples_in_rung))
                 .map_or(s.config.bar_decay_per_sample, |l| l.bar_decay_per_sample),
             ScheduleState::Constant(_) => f64::NAN,
         }
@@ -120,21 +122,25 @@ impl DensitySchedule {
         }
     }
 
-    /// The bar a validation at `samples` training samples must clear (see
+    /// The bar a validation at `samples` training samples, `samples_in_rung` of them at the
+    /// current density, must clear (see
     /// [`AnnealingSchedule::bar_for`](sparling_sparse::schedule::AnnealingSchedule::bar_for));
     /// `None` for a constant schedule, which has no bar.
-    pub fn bar_for(&self, samples: u64) -> Option<f64> {
+    pub fn bar_for(&self, samples: u64, samples_in_rung: u64) -> Option<f64> {
         match &self.state {
-            ScheduleState::Annealing(s) => s.bar_for_with_decay(samples, self.bar_decay()),
+            ScheduleState::Annealing(s) => {
+                s.bar_for_with_decay(samples, self.bar_decay(samples_in_rung))
+            }
             ScheduleState::Constant(_) => None,
         }
     }
 
-    /// Feeds one validation result; returns true if the density was reduced.
-    /// The interval since the last validation was trained at the current density, so its
-    /// bar decay is the one in force now ([`DensitySchedule::bar_decay`]).
-    pub fn observe(&mut self, samples: u64, accuracy: f64) -> Result<bool> {
-        let decay = self.bar_decay();
+    /// Feeds one validation result at `samples` training samples, `samples_in_rung` of them
+    /// at the current density; returns true if the density was reduced. The interval since
+    /// the last validation was trained at the current density, so its bar decay is the one in
+    /// force now ([`DensitySchedule::bar_decay`]).
+    pub fn observe(&mut self, samples: u64, samples_in_rung: u64, accuracy: f64) -> Result<bool> {
+        let decay = self.bar_decay(samples_in_rung);
         match &mut self.state {
             ScheduleState::Annealing(s) => Ok(matches!(
                 s.observe_with_decay(samples, accuracy, decay)?,
@@ -172,13 +178,13 @@ mod tests {
     fn reduces_on_strictly_beating_the_decayed_bar() {
         let mut s = annealing(1e-3);
         // Bar 1 decays by 0.1 over 100 samples to 0.9; 0.9 does not beat it (strict).
-        assert!(!s.observe(100, 0.9).unwrap());
+        assert!(!s.observe(100, 100, 0.9).unwrap());
         assert_eq!(s.bar(), 0.9);
         // 0.9 - 0.01 = 0.89 < 0.95: reduce, rung 1, bar ratchets to 0.95.
-        assert!(s.observe(110, 0.95).unwrap());
+        assert!(s.observe(110, 110, 0.95).unwrap());
         assert_eq!((s.density(), s.rung(), s.bar()), (0.375, Some(1), 0.95));
         assert!(!s.done());
-        assert!(s.observe(1000, 0.5).unwrap());
+        assert!(s.observe(1000, 1000, 0.5).unwrap());
         assert!(s.done()); // 0.28125 < 0.3
     }
 
@@ -188,6 +194,7 @@ mod tests {
             below_density: 0.4,
             bar_decay_per_sample: 1e-4,
             lr_scale: 0.25,
+            hold_limit_samples: None,
         };
         let cfg = ScheduleConfig::Annealing {
             initial_density: 0.5,
@@ -199,38 +206,81 @@ mod tests {
         let mut s = DensitySchedule::new(&cfg).unwrap();
         let mut plain = annealing(1e-3);
         // Above 0.4 the late phase is not in force: the same decisions, bit for bit.
-        assert_eq!((s.lr_scale(), s.bar_decay()), (1.0, 1e-3));
-        assert_eq!(s.bar_for(100), plain.bar_for(100));
+        assert_eq!((s.lr_scale(), s.bar_decay(0)), (1.0, 1e-3));
+        assert_eq!(s.bar_for(100, 100), plain.bar_for(100, 100));
         assert_eq!(
-            s.observe(100, 0.95).unwrap(),
-            plain.observe(100, 0.95).unwrap()
+            s.observe(100, 100, 0.95).unwrap(),
+            plain.observe(100, 100, 0.95).unwrap()
         );
         assert_eq!(s.state(), plain.state());
         // Now at 0.375: the interval from 100 to 300 is trained in the late phase.
         assert_eq!(
-            (s.density(), s.lr_scale(), s.bar_decay()),
+            (s.density(), s.lr_scale(), s.bar_decay(0)),
             (0.375, 0.25, 1e-4)
         );
-        assert_eq!(s.bar_for(300), Some(0.95 - 1e-4 * 200.0));
+        assert_eq!(s.bar_for(300, 300), Some(0.95 - 1e-4 * 200.0));
         assert!(
-            !s.observe(300, 0.92).unwrap(),
+            !s.observe(300, 300, 0.92).unwrap(),
             "0.92 does not clear 0.93 ..."
         );
         assert!(
-            plain.observe(300, 0.92).unwrap(),
+            plain.observe(300, 300, 0.92).unwrap(),
             "... but clears 0.75 without the phase"
         );
         assert_eq!(s.bar(), 0.95 - 1e-4 * 200.0);
         // The phase follows the density through a checkpoint: it is not part of the state.
         let back = DensitySchedule::from_state(&cfg, s.state()).unwrap();
-        assert_eq!((back.lr_scale(), back.bar_decay()), (0.25, 1e-4));
-        assert_eq!(back.bar_for(1000), s.bar_for(1000));
+        assert_eq!((back.lr_scale(), back.bar_decay(0)), (0.25, 1e-4));
+        assert_eq!(back.bar_for(1000, 1000), s.bar_for(1000, 1000));
+    }
+
+    #[test]
+    fn a_hold_limit_hands_the_bar_back_to_the_schedules_decay() {
+        let late = LatePhase {
+            below_density: 0.4,
+            bar_decay_per_sample: 0.0,
+            lr_scale: 0.5,
+            hold_limit_samples: Some(300),
+        };
+        let cfg = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 1e-3,
+            done_at_density: 0.3,
+            late_phase: Some(late),
+        };
+        let mut s = DensitySchedule::new(&cfg).unwrap();
+        assert!(s.observe(100, 100, 0.95).unwrap()); // into the phase at 0.375, bar 0.95
+        // Up to the limit the bar holds: 0.95 does not beat it.
+        assert_eq!(s.bar_decay(300), 0.0);
+        assert_eq!(s.bar_for(400, 300), Some(0.95));
+        assert!(!s.observe(400, 300, 0.95).unwrap());
+        // Past it, the interval's bar falls at the schedule's rate: 0.95 - 1e-3 * 100.
+        assert_eq!(s.bar_decay(301), 1e-3);
+        let bar = s.bar_for(500, 400).unwrap();
+        assert!((bar - 0.85).abs() < 1e-12, "{bar}");
+        assert!(s.observe(500, 400, 0.9).unwrap());
+        // Without a limit, the same rung would still hold.
+        let mut no_limit = DensitySchedule::new(&ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 1e-3,
+            done_at_density: 0.3,
+            late_phase: Some(LatePhase {
+                hold_limit_samples: None,
+                ..late
+            }),
+        })
+        .unwrap();
+        assert!(no_limit.observe(100, 100, 0.95).unwrap());
+        assert!(!no_limit.observe(400, 300, 0.95).unwrap());
+        assert!(!no_limit.observe(500, 400, 0.9).unwrap());
     }
 
     #[test]
     fn state_round_trip_and_mismatch() {
         let mut s = annealing(1e-3);
-        s.observe(500, 0.7).unwrap();
+        s.observe(500, 500, 0.7).unwrap();
         let cfg = ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,
@@ -243,7 +293,7 @@ mod tests {
         let other = ScheduleConfig::Constant { density: 0.1 };
         assert!(DensitySchedule::from_state(&other, s.state()).is_err());
         let mut c = DensitySchedule::new(&other).unwrap();
-        assert!(!c.observe(10, 1.0).unwrap());
+        assert!(!c.observe(10, 10, 1.0).unwrap());
         assert_eq!((c.density(), c.rung(), c.done()), (0.1, None, false));
     }
 }

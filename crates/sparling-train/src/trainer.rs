@@ -172,6 +172,11 @@ impl Trainer {
         self.state.model.samples
     }
 
+    /// Samples trained at the current density.
+    fn samples_in_rung(&self) -> u64 {
+        self.samples() - self.state.samples_at_last_reduction()
+    }
+
     fn finish_reason(&self) -> Option<String> {
         if self.schedule.done() {
             Some(format!(
@@ -217,11 +222,10 @@ impl Trainer {
                 what: format!("gradient norm {norm}"),
             });
         }
-        let samples_in_rung = self.state.model.samples - self.state.samples_at_last_reduction();
         let lr = self.config.optimizer.learning_rate(
             self.state.step,
             self.schedule.rung().unwrap_or(0),
-            samples_in_rung,
+            self.samples_in_rung(),
         ) * self.schedule.lr_scale();
         self.optimizer.set_learning_rate(lr);
         self.optimizer.step(self.model.store(), &grads);
@@ -238,16 +242,19 @@ impl Trainer {
     /// changes it exactly as the full score would have.
     fn validate_and_schedule(&mut self) -> Result<ValidationRecord> {
         let stop_at_or_below = if self.config.validation_early_stop {
-            self.schedule.bar_for(self.samples())
+            self.schedule
+                .bar_for(self.samples(), self.samples_in_rung())
         } else {
             None
         };
         let score = self.validation.score(&self.model, stop_at_or_below)?;
         let density = self.schedule.density();
         let rung = self.schedule.rung();
-        let reduced = self
-            .schedule
-            .observe(self.samples(), score.best_possible())?;
+        let reduced = self.schedule.observe(
+            self.samples(),
+            self.samples_in_rung(),
+            score.best_possible(),
+        )?;
         if reduced {
             // The model "at density d": the state where accuracy first cleared the bar at d.
             if let Some(k) = rung {

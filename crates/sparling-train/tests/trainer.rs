@@ -338,6 +338,7 @@ fn tiny_with_late_phase() -> TrainConfig {
             below_density: 0.4,
             bar_decay_per_sample: 1e-3,
             lr_scale: 0.5,
+            hold_limit_samples: None,
         });
     }
     c.validate().unwrap();
@@ -455,4 +456,7 @@ fn a_later_slice_of_the_test_stream_is_scored_on_its_own_samples() {
     let back: sparling_train::eval::EvalResult =
         serde_json::from_str(&serde_json::to_string(&tail).unwrap()).unwrap();
     assert_eq!(back.first_sample, n as u64);
+    // A slice past the end of the index space is an error, not a wrap-around.
+    let e = evaluate_range(&model, &domain, u64::MAX, n, &snap).unwrap_err();
+    assert!(e.to_string().contains("overflow"), "{e}");
 }
