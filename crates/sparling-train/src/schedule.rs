@@ -163,15 +163,19 @@ impl DensitySchedule {
 mod tests {
     use super::*;
 
-    fn annealing(decay: f64) -> DensitySchedule {
-        DensitySchedule::new(&ScheduleConfig::Annealing {
+    /// Density 0.5, factor 0.75, done below 0.3, the bar falling `decay` per sample.
+    fn annealing_config(decay: f64, late_phase: Option<LatePhase>) -> ScheduleConfig {
+        ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,
             bar_decay_per_sample: decay,
             done_at_density: 0.3,
-            late_phase: None,
-        })
-        .unwrap()
+            late_phase,
+        }
+    }
+
+    fn annealing(decay: f64) -> DensitySchedule {
+        DensitySchedule::new(&annealing_config(decay, None)).unwrap()
     }
 
     #[test]
@@ -196,13 +200,7 @@ mod tests {
             lr_scale: 0.25,
             hold_limit_samples: None,
         };
-        let cfg = ScheduleConfig::Annealing {
-            initial_density: 0.5,
-            factor: 0.75,
-            bar_decay_per_sample: 1e-3,
-            done_at_density: 0.3,
-            late_phase: Some(late),
-        };
+        let cfg = annealing_config(1e-3, Some(late));
         let mut s = DensitySchedule::new(&cfg).unwrap();
         let mut plain = annealing(1e-3);
         // Above 0.4 the late phase is not in force: the same decisions, bit for bit.
@@ -242,13 +240,7 @@ mod tests {
             lr_scale: 0.5,
             hold_limit_samples: Some(300),
         };
-        let cfg = ScheduleConfig::Annealing {
-            initial_density: 0.5,
-            factor: 0.75,
-            bar_decay_per_sample: 1e-3,
-            done_at_density: 0.3,
-            late_phase: Some(late),
-        };
+        let cfg = annealing_config(1e-3, Some(late));
         let mut s = DensitySchedule::new(&cfg).unwrap();
         assert!(s.observe(100, 100, 0.95).unwrap()); // into the phase at 0.375, bar 0.95
         // Up to the limit the bar holds: 0.95 does not beat it.
@@ -261,16 +253,13 @@ mod tests {
         assert!((bar - 0.85).abs() < 1e-12, "{bar}");
         assert!(s.observe(500, 400, 0.9).unwrap());
         // Without a limit, the same rung would still hold.
-        let mut no_limit = DensitySchedule::new(&ScheduleConfig::Annealing {
-            initial_density: 0.5,
-            factor: 0.75,
-            bar_decay_per_sample: 1e-3,
-            done_at_density: 0.3,
-            late_phase: Some(LatePhase {
+        let mut no_limit = DensitySchedule::new(&annealing_config(
+            1e-3,
+            Some(LatePhase {
                 hold_limit_samples: None,
                 ..late
             }),
-        })
+        ))
         .unwrap();
         assert!(no_limit.observe(100, 100, 0.95).unwrap());
         assert!(!no_limit.observe(400, 300, 0.95).unwrap());
@@ -281,13 +270,7 @@ mod tests {
     fn state_round_trip_and_mismatch() {
         let mut s = annealing(1e-3);
         s.observe(500, 500, 0.7).unwrap();
-        let cfg = ScheduleConfig::Annealing {
-            initial_density: 0.5,
-            factor: 0.75,
-            bar_decay_per_sample: 1e-3,
-            done_at_density: 0.3,
-            late_phase: None,
-        };
+        let cfg = annealing_config(1e-3, None);
         let back = DensitySchedule::from_state(&cfg, s.state()).unwrap();
         assert_eq!(back.state(), s.state());
         let other = ScheduleConfig::Constant { density: 0.1 };
