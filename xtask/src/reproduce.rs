@@ -89,7 +89,14 @@ impl Reproduce {
             bail!("`sparling preset --list` failed ({})", output.status);
         }
         let text = String::from_utf8(output.stdout).context("`sparling preset --list` output")?;
-        let list: Vec<String> = text.lines().map(str::to_string).collect();
+        // `name<TAB>description`; an experiment that needs a source model (Retrained,
+        // `--from`) is not a standalone job.
+        let list: Vec<String> = text
+            .lines()
+            .filter(|l| !l.contains("--from"))
+            .filter_map(|l| l.split('\t').next())
+            .map(str::to_string)
+            .collect();
         if list.first().map(String::as_str) != Some("sparling") {
             bail!("`sparling preset --list` did not start with `sparling`: {list:?}");
         }

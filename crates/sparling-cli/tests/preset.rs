@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use sparling_train::config::{EXPERIMENTS, TrainConfig};
+use sparling_train::config::{Experiment, TrainConfig};
 
 fn sparling(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sparling"))
@@ -15,25 +15,60 @@ fn sparling(args: &[&str]) -> std::process::Output {
 fn list_prints_every_experiment_in_order_and_each_builds_a_valid_config() {
     let o = sparling(&["preset", "--list"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let listed: Vec<String> = String::from_utf8(o.stdout)
+    let lines: Vec<String> = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
         .map(str::to_string)
         .collect();
-    assert_eq!(listed, EXPERIMENTS);
-    assert_eq!(
-        listed[0], "sparling",
+    let want: Vec<String> = Experiment::listed()
+        .into_iter()
+        .map(|(name, _, description)| format!("{name}\t{description}"))
+        .collect();
+    assert_eq!(lines, want);
+    assert!(
+        lines[0].starts_with("sparling\t"),
         "xtask relies on Sparling coming first"
     );
-    for experiment in &listed {
-        let o = sparling(&["preset", "--profile", "full", "--experiment", experiment]);
+    for line in &lines {
+        let (name, description) = line.split_once('\t').unwrap();
+        assert!(!description.is_empty(), "{name}");
+        let mut args = vec!["preset", "--profile", "full", "--experiment", name];
+        if name == "retrained" {
+            args.extend(["--from", "runs/sparling-seed0/rungs/rung-32.bin"]);
+        }
+        let o = sparling(&args);
         assert!(
             o.status.success(),
-            "{experiment}: {}",
+            "{name}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
         let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
         config.validate().unwrap();
+    }
+}
+
+#[test]
+fn any_lambda_is_an_argument_not_a_name() {
+    let o = sparling(&["preset", "--experiment", "l1", "--lambda", "0.5"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(
+        config.bottleneck,
+        sparling_train::config::BottleneckConfig::L1 { lambda: 0.5 }
+    );
+    for bad in [
+        vec!["preset", "--experiment", "l1-0.5"],
+        vec!["preset", "--experiment", "l1"],
+        vec!["preset", "--experiment", "st", "--lambda", "1"],
+        vec!["preset", "--experiment", "retrained"],
+    ] {
+        let o = sparling(&bad);
+        assert!(!o.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("experiment"),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! The crate's error type: everything that comes from data or configuration (non-finite inputs,
 //! wrong channel counts, invalid densities) rather than from programming mistakes.
 
-/// Errors returned by the Sparse layer, its variants, the baselines and the schedules.
+/// Errors returned by the Sparse layer, its variants and the annealing schedule.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The input holds a NaN or an infinity; no threshold can be computed from it.

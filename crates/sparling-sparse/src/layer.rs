@@ -314,6 +314,25 @@ impl SparseLayer {
     }
 }
 
+impl SparseLayer {
+    /// `z - t` without the ReLU, with the thresholds frozen (evaluation; no graph is
+    /// recorded): the pre-activation the paper's direct evaluation takes the spatial maximum
+    /// of. `x` is channels-first as in [`SparseLayer::forward`].
+    pub fn shifted(&self, x: &Tensor) -> Result<Tensor> {
+        ChannelLayout::of_shape("sparse layer", x.shape(), Some(self.config.channels))?;
+        let t = self.thresholds();
+        let mut out = x.data().clone();
+        for (c, mut channel) in out.axis_iter_mut(ndarray::Axis(1)).enumerate() {
+            let tc = match self.config.mode {
+                ThresholdMode::PerChannel => t[c],
+                ThresholdMode::Single => t[0],
+            };
+            channel.mapv_inplace(|v| v - tc);
+        }
+        Ok(Tensor::new(out))
+    }
+}
+
 /// `t = (1 - m) * t + m * q` in f32 (the weights rounded from f64, as PyTorch does).
 pub(crate) fn momentum_update(t: &mut [f32], q: &[f32], momentum: f64) {
     let keep = (1.0 - momentum) as f32;

@@ -1,5 +1,5 @@
-//! Density schedules: the annealing state machine of the paper (SPEC section 3) and a constant
-//! density for ablations.
+//! The annealing state machine of the paper (section 3). A training run's schedule (its
+//! config, late phase, rung and learning rate) wraps it in `sparling_train::schedule`.
 //!
 //! Annealing: density starts at 0.5 and an accuracy bar `T` at 1.0. At each validation (every
 //! V training samples), with `A` the validation accuracy (any metric in [0, 1]):
@@ -233,66 +233,6 @@ impl AnnealingSchedule {
     }
 }
 
-/// A schedule that never changes the density (ablations: "no annealing, start at the final
-/// density").
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ConstantDensity {
-    /// The density.
-    pub density: f64,
-}
-
-/// Either schedule, behind one interface for a trainer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum DensitySchedule {
-    /// The annealing state machine.
-    Annealing(AnnealingSchedule),
-    /// A fixed density.
-    Constant(ConstantDensity),
-}
-
-impl DensitySchedule {
-    /// The default annealing schedule (SPEC section 3) with the given stopping density.
-    pub fn annealing(done_at_density: f64) -> Result<DensitySchedule> {
-        Ok(DensitySchedule::Annealing(AnnealingSchedule::new(
-            AnnealingConfig {
-                done_at_density,
-                ..AnnealingConfig::default()
-            },
-        )?))
-    }
-
-    /// A constant density (errors unless in (0, 1]).
-    pub fn constant(density: f64) -> Result<DensitySchedule> {
-        crate::layer::check_density(density)?;
-        Ok(DensitySchedule::Constant(ConstantDensity { density }))
-    }
-
-    /// Feeds one validation (see [`AnnealingSchedule::observe`]); a constant schedule keeps.
-    pub fn observe(&mut self, samples_seen: u64, accuracy: f64) -> Result<Decision> {
-        match self {
-            DensitySchedule::Annealing(s) => s.observe(samples_seen, accuracy),
-            DensitySchedule::Constant(_) => Ok(Decision::Keep { bar: f64::NAN }),
-        }
-    }
-
-    /// Current density.
-    pub fn density(&self) -> f64 {
-        match self {
-            DensitySchedule::Annealing(s) => s.density,
-            DensitySchedule::Constant(c) => c.density,
-        }
-    }
-
-    /// True once annealing reached its stopping density (never for a constant schedule: the
-    /// sample budget ends those runs).
-    pub fn done(&self) -> bool {
-        match self {
-            DensitySchedule::Annealing(s) => s.done(),
-            DensitySchedule::Constant(_) => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,13 +438,13 @@ mod tests {
 
     #[test]
     fn schedule_serde_roundtrip_continues_bit_for_bit() {
-        let mut a = DensitySchedule::annealing(4.492e-5).unwrap();
+        let mut a = AnnealingSchedule::new(AnnealingConfig::default()).unwrap();
         let accs = [0.3, 0.97, 0.999, 0.9991, 0.5, 0.99995, 0.99996, 0.9];
         for (i, &acc) in accs.iter().enumerate() {
             a.observe(20_000 * (i as u64 + 1), acc).unwrap();
         }
         let json = serde_json::to_string(&a).unwrap();
-        let mut b: DensitySchedule = serde_json::from_str(&json).unwrap();
+        let mut b: AnnealingSchedule = serde_json::from_str(&json).unwrap();
         assert_eq!(a, b);
         for i in 0..40u64 {
             let acc = 0.9 + 0.1 * ((i * 37 % 11) as f64 / 10.0);
@@ -513,9 +453,5 @@ mod tests {
             assert_eq!(format!("{da:?}"), format!("{db:?}"));
             assert_eq!(a.density().to_bits(), b.density().to_bits());
         }
-        let mut c = DensitySchedule::constant(5.0226e-5).unwrap();
-        c.observe(10, 1.0).unwrap();
-        assert_eq!(c.density(), 5.0226e-5);
-        assert!(!c.done());
     }
 }

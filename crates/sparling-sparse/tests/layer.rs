@@ -213,31 +213,74 @@ fn sparse_layer_statistical_calibration() {
     }
 }
 
-fn check_resume(
-    make: &dyn Fn() -> Box<dyn sparling_sparse::Bottleneck>,
-    shape: &[usize],
-    steps: usize,
-) {
+/// What the Sparse layer and the fused BatchNorm + Sparse layer share, for the tests that run
+/// both: a forward, the density, and the state (as JSON, to compare and restore).
+trait Layer {
+    fn fwd(&self, x: &Tensor, train: bool) -> Tensor;
+    fn density_now(&self) -> f64;
+    fn set_density_to(&self, density: f64);
+    fn state_json(&self) -> String;
+    fn load_json(&self, json: &str);
+}
+
+impl Layer for SparseLayer {
+    fn fwd(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward(x, train).unwrap()
+    }
+    fn density_now(&self) -> f64 {
+        self.density()
+    }
+    fn set_density_to(&self, density: f64) {
+        self.set_density(density).unwrap()
+    }
+    fn state_json(&self) -> String {
+        serde_json::to_string(&self.state()).unwrap()
+    }
+    fn load_json(&self, json: &str) {
+        self.load_state(serde_json::from_str(json).unwrap())
+            .unwrap()
+    }
+}
+
+impl Layer for BatchNormSparse {
+    fn fwd(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward(x, train).unwrap()
+    }
+    fn density_now(&self) -> f64 {
+        self.density()
+    }
+    fn set_density_to(&self, density: f64) {
+        self.set_density(density).unwrap()
+    }
+    fn state_json(&self) -> String {
+        serde_json::to_string(&self.state()).unwrap()
+    }
+    fn load_json(&self, json: &str) {
+        self.load_state(serde_json::from_str(json).unwrap())
+            .unwrap()
+    }
+}
+
+fn check_resume(make: &dyn Fn() -> Box<dyn Layer>, shape: &[usize], steps: usize) {
     let a = make();
     let input =
         |i: usize| Tensor::param(random_array(shape, 100 + i as u64).mapv(|v| 3.0 * v + 0.2));
     for i in 0..steps {
-        a.forward_bottleneck(&input(i), true).unwrap();
+        a.fwd(&input(i), true);
         if i == 2 {
-            a.set_density(a.density() * 0.75).unwrap();
+            a.set_density_to(a.density_now() * 0.75);
         }
     }
-    let json = serde_json::to_string(&a.state()).unwrap();
     let b = make();
-    b.load_state(serde_json::from_str(&json).unwrap()).unwrap();
+    b.load_json(&a.state_json());
     for i in steps..steps + 6 {
         let train = i % 4 != 3;
         let x = input(i);
-        let ya = a.forward_bottleneck(&x, train).unwrap().out;
-        let yb = b.forward_bottleneck(&x, train).unwrap().out;
+        let ya = a.fwd(&x, train);
+        let yb = b.fwd(&x, train);
         let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&ya), bits(&yb));
-        assert_eq!(a.state(), b.state());
+        assert_eq!(a.state_json(), b.state_json());
     }
 }
 
@@ -363,7 +406,7 @@ fn single_pass_and_two_pass_training_agree_bit_for_bit() {
     let shape = [3usize, 3, 40, 50];
     let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for density in [1e-3, 0.5] {
-        let make = || -> Vec<Box<dyn sparling_sparse::Bottleneck>> {
+        let make = || -> Vec<Box<dyn Layer>> {
             vec![
                 Box::new(SparseLayer::new(SparseConfig::new(3).with_density(density)).unwrap()),
                 Box::new(
@@ -376,10 +419,10 @@ fn single_pass_and_two_pass_training_agree_bit_for_bit() {
         };
         for (a, b) in make().into_iter().zip(make()) {
             for step in 0..6 {
-                b.load_state(a.state()).unwrap();
+                b.load_json(&a.state_json());
                 let x = Tensor::param(random_array(&shape, 300 + step).mapv(|v| 2.0 * v + 0.3));
-                let ya = a.forward_bottleneck(&x, true).unwrap().out;
-                let yb = b.forward_bottleneck(&x, true).unwrap().out;
+                let ya = a.fwd(&x, true);
+                let yb = b.fwd(&x, true);
                 assert_eq!(
                     bits(ya.to_vec()),
                     bits(yb.to_vec()),
@@ -392,7 +435,7 @@ fn single_pass_and_two_pass_training_agree_bit_for_bit() {
                     bits(ga.get(&x).unwrap().iter().copied().collect()),
                     bits(gb.get(&x).unwrap().iter().copied().collect())
                 );
-                assert_eq!(a.state(), b.state());
+                assert_eq!(a.state_json(), b.state_json());
             }
         }
     }

@@ -68,6 +68,8 @@ fn main() {
         })
         .collect();
     let mut adam = Adam::new(cfg.optimizer.adam()).expect("adam");
+    let schedule = sparling_train::schedule::RunSchedule::new(&cfg.schedule, &cfg.optimizer)
+        .expect("schedule");
     let b = cfg.batch_size as u64;
     let start = Instant::now();
     let (mut loss_sum, mut loss_n) = (0.0f64, 0u64);
@@ -83,7 +85,7 @@ fn main() {
         if let Some(c) = cfg.optimizer.grad_clip {
             grads.clip_global_norm(&params, c);
         }
-        adam.set_learning_rate(cfg.optimizer.learning_rate(step, 0, 0));
+        adam.set_learning_rate(schedule.learning_rate(step, 0));
         adam.step(model.store(), &grads);
         step += 1;
         if (step * b) % every < b {

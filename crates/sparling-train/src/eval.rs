@@ -111,6 +111,9 @@ pub fn evaluate_range(
         let batch = domain.batch_arrays(seed, idx);
         let x = sparling_tensor::Tensor::new(batch.inputs);
         let (pred, map) = model.predict(&x)?;
+        // An activation is a nonzero entry; a baseline's map may be negative (identity,
+        // noise), so the metrics score magnitudes (a Sparse map, never negative, is unchanged).
+        let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
         let maps = map
             .data()
             .view()
@@ -201,14 +204,7 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         Some(m) => m / (domain.positions() * channels) as f64,
         None => min_density(&domain, channels, 1000),
     };
-    let (initial, factor) = match config.schedule {
-        crate::config::ScheduleConfig::Annealing {
-            initial_density,
-            factor,
-            ..
-        } => (initial_density, factor),
-        crate::config::ScheduleConfig::Constant { density } => (density, 1.0),
-    };
+    let (initial, factor) = config.schedule.ladder();
     let operating_rung = if factor < 1.0 {
         ((dmin / initial).ln() / factor.ln()).floor().max(0.0) as u32
     } else {
@@ -316,6 +312,7 @@ fn write_pictures(
     let samples = domain.batch(seed, &indices);
     let batch = domain.batch_arrays(seed, &indices);
     let (_, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
+    let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
     let maps = map
         .data()
         .view()

@@ -1,13 +1,14 @@
 //! `sparling-train`: the Sparling model `h(collapse(S(g(x))))` on DigitCircle and a thin
 //! trainer around it.
 //!
-//! * [`config`]: every hyperparameter in one validated serde struct, and the presets of
-//!   `cargo xtask reproduce`.
+//! * [`config`]: one experiment as data, validated once; [`experiment`]: the paper's runs
+//!   and the profiles of `cargo xtask reproduce`; [`optimizer`]: Adam and clipping.
 //! * [`model`]: g (local residual conv stack), S ([`bottleneck`]: BatchNorm + Sparse layer or a
 //!   baseline), the collapse (1x1 conv + max-pool) and h (pre-norm transformer encoder-decoder
 //!   with greedy decoding).
-//! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the density
-//!   schedule ([`schedule`]), atomic checkpoints with exact resumption ([`state`]).
+//! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the schedule
+//!   ([`schedule`]: density, bar, rung and learning rate), atomic checkpoints with exact
+//!   resumption ([`state`]).
 //! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
 //!   the reproduction report.
 
@@ -19,11 +20,14 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod experiment;
 pub mod model;
+pub mod optimizer;
 pub mod report;
 pub mod schedule;
 pub mod state;
 pub mod trainer;
+mod validate;
 
 pub use error::{Error, Result};
 

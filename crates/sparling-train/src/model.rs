@@ -23,7 +23,7 @@ use sparling_tensor::{Module, ModuleT, Tensor, no_grad};
 
 use crate::bottleneck::{Bottleneck, BottleneckOutput};
 use crate::config::{ModelConfig, TrainConfig};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One pre-activation residual unit of g.
 #[derive(Debug)]
@@ -95,6 +95,8 @@ pub struct SparlingModel {
     vocab: Vocab,
     max_tokens: usize,
     g: MotifModel,
+    /// g runs in evaluation mode without gradients (the Retrained experiment).
+    frozen_g: bool,
     bottleneck: Bottleneck,
     collapse: Conv2d,
     grid: [usize; 2],
@@ -134,8 +136,10 @@ impl SparlingModel {
         let bottleneck = Bottleneck::new(
             &root.sub("bottleneck"),
             &config.bottleneck,
-            &config.schedule,
+            config.schedule.initial_density(),
             cfg.motif_channels,
+            2,
+            seed,
         )?;
         let collapse = conv2d(
             &root.sub("collapse"),
@@ -173,6 +177,7 @@ impl SparlingModel {
             vocab,
             max_tokens,
             g,
+            frozen_g: config.retrain_from.is_some(),
             bottleneck,
             collapse,
             grid,
@@ -202,8 +207,61 @@ impl SparlingModel {
 
     /// g followed by the bottleneck: the motif map `(N, C, H, W)` (post-ReLU for Sparse).
     pub fn motifs(&self, x: &Tensor, train: bool) -> Result<BottleneckOutput> {
-        let z = self.g.forward(x, train);
+        let z = if self.frozen_g {
+            no_grad(|| self.g.forward(x, false))
+        } else {
+            self.g.forward(x, train)
+        };
         self.bottleneck.forward(&z, train)
+    }
+
+    /// g's output followed by the bottleneck's `z - t` without the ReLU, in evaluation mode
+    /// (see [`Bottleneck::shifted`]): what the paper's direct evaluation scores.
+    pub fn shifted_motifs(&self, x: &Tensor) -> Result<Tensor> {
+        no_grad(|| self.bottleneck.shifted(&self.g.forward(x, false)))
+    }
+
+    /// Copies g's parameters and BatchNorm statistics from the model in `path` (a rung
+    /// snapshot or a training checkpoint), for the Retrained experiment. Errors name the file
+    /// and the first entry that is missing or shaped differently.
+    pub fn load_frozen_g(&self, path: &std::path::Path) -> Result<()> {
+        let params = match crate::checkpoint_kind(path)?.as_str() {
+            crate::state::MODEL_KIND => {
+                crate::load_checkpoint::<crate::state::ModelSnapshot>(
+                    path,
+                    crate::state::MODEL_KIND,
+                )?
+                .params
+            }
+            _ => crate::state::load_train_state(path)?.model.params,
+        };
+        let bad = |what: String| Error::Run(format!("{}: {what}", path.display()));
+        let mut copied = 0;
+        for p in self.store.named_params() {
+            if let Some(name) = p.name().strip_prefix("g.") {
+                let src = params
+                    .params
+                    .iter()
+                    .find(|a| a.name == p.name())
+                    .ok_or_else(|| bad(format!("no parameter g.{name}")))?;
+                p.set(named_array(src, p.shape()).map_err(bad)?);
+                copied += 1;
+            }
+        }
+        for b in self.store.buffers() {
+            if b.name().starts_with("g.") {
+                let src = params
+                    .buffers
+                    .iter()
+                    .find(|a| a.name == b.name())
+                    .ok_or_else(|| bad(format!("no buffer {}", b.name())))?;
+                b.set(named_array(src, b.shape()).map_err(bad)?);
+            }
+        }
+        if copied == 0 {
+            return Err(bad("the model has no g parameters to copy".into()));
+        }
+        Ok(())
     }
 
     /// collapse + encoder: the memory `(N, cells, d)` from a motif map.
@@ -341,6 +399,20 @@ impl SparlingModel {
                 .collect()
         })
     }
+}
+
+/// A stored array with the shape `shape`, or what differs.
+fn named_array(
+    a: &sparling_nn::NamedArray,
+    shape: &[usize],
+) -> std::result::Result<ndarray::ArrayD<f32>, String> {
+    if a.shape != shape {
+        return Err(format!(
+            "{} has shape {:?}, the model wants {shape:?}",
+            a.name, a.shape
+        ));
+    }
+    ndarray::ArrayD::from_shape_vec(a.shape.clone(), a.data.clone()).map_err(|e| e.to_string())
 }
 
 /// The class ids of a greedy output: after the start token, up to the first end token,

@@ -15,9 +15,15 @@ use sparling_nn::optim::AdamState;
 use crate::bottleneck::BottleneckState;
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
+use crate::schedule::{DensityState, ScheduleState};
 
 /// The `kind` tag of full training checkpoints.
-pub const TRAIN_KIND: &str = "sparling-train-state/2";
+pub const TRAIN_KIND: &str = "sparling-train-state/3";
+
+/// The `kind` tag of full training checkpoints written before the schedule kept where its rung
+/// began (it was read back from the validation history). [`load_train_state`] still reads
+/// them.
+pub const V2_TRAIN_KIND: &str = "sparling-train-state/2";
 
 /// The `kind` tag of full training checkpoints written before validations could stop early
 /// (their records have no `validated` count). [`load_train_state`] still reads them.
@@ -79,8 +85,8 @@ pub struct TrainState {
     pub model: ModelSnapshot,
     /// Adam's moments and step count.
     pub optimizer: AdamState,
-    /// The annealing schedule's state.
-    pub schedule: crate::schedule::ScheduleState,
+    /// The schedule's state (density, bar, where the rung began).
+    pub schedule: ScheduleState,
     /// Optimizer steps taken.
     pub step: u64,
     /// Sum and count of training losses since the last validation.
@@ -95,13 +101,28 @@ pub struct TrainState {
     pub finished: Option<String>,
 }
 
-/// Reads a full training checkpoint, of this version or of the one before
-/// ([`LEGACY_TRAIN_KIND`], whose validations all scored the whole set).
+/// Reads a full training checkpoint, of this version or of the two before
+/// ([`V2_TRAIN_KIND`]: where the rung began is the last validation that reduced the density;
+/// [`LEGACY_TRAIN_KIND`]: besides, its validations all scored the whole set).
 pub fn load_train_state(path: &Path) -> Result<TrainState> {
     match sparling_nn::checkpoint::load::<TrainState>(path, TRAIN_KIND) {
+        Err(sparling_nn::Error::WrongKind { found, .. }) if found == V2_TRAIN_KIND => {
+            let old: legacy::V2TrainState = sparling_nn::checkpoint::load(path, V2_TRAIN_KIND)?;
+            Ok(old.into())
+        }
         Err(sparling_nn::Error::WrongKind { found, .. }) if found == LEGACY_TRAIN_KIND => {
             let old: legacy::TrainState = sparling_nn::checkpoint::load(path, LEGACY_TRAIN_KIND)?;
-            Ok(old.into())
+            Ok(legacy::V2TrainState::from(old).into())
+        }
+        Err(sparling_nn::Error::WrongKind { found, .. })
+            if found.starts_with("sparling-train-state/") =>
+        {
+            Err(Error::Run(format!(
+                "{} holds a training state of format {found:?}, written by a newer sparling; \
+                 this build reads {TRAIN_KIND:?} and the formats before it: resume or evaluate \
+                 it with the version that wrote it",
+                path.display()
+            )))
         }
         other => Ok(other?),
     }
@@ -112,7 +133,66 @@ mod legacy {
     use serde::{Deserialize, Serialize};
     use sparling_nn::optim::AdamState;
 
-    use super::ModelSnapshot;
+    use super::{DensityState, ModelSnapshot, ScheduleState, ValidationRecord as Record};
+
+    /// The payload of [`super::V2_TRAIN_KIND`] checkpoints: the schedule's density state
+    /// alone.
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct V2TrainState {
+        pub(super) model: ModelSnapshot,
+        pub(super) optimizer: AdamState,
+        pub(super) schedule: DensityState,
+        pub(super) step: u64,
+        pub(super) loss_sum: f64,
+        pub(super) loss_count: u64,
+        pub(super) history: Vec<Record>,
+        pub(super) wall_seconds: f64,
+        pub(super) finished: Option<String>,
+    }
+
+    impl From<V2TrainState> for super::TrainState {
+        fn from(s: V2TrainState) -> super::TrainState {
+            // The rung began at the latest validation that reduced the density.
+            let rung_started_at = s
+                .history
+                .iter()
+                .rev()
+                .find(|r| r.reduced)
+                .map_or(0, |r| r.samples);
+            super::TrainState {
+                model: s.model,
+                optimizer: s.optimizer,
+                schedule: ScheduleState {
+                    density: s.schedule,
+                    rung_started_at,
+                },
+                step: s.step,
+                loss_sum: s.loss_sum,
+                loss_count: s.loss_count,
+                history: s.history,
+                wall_seconds: s.wall_seconds,
+                finished: s.finished,
+            }
+        }
+    }
+
+    /// The state as the previous format would have held it (the tests write such files).
+    #[cfg(test)]
+    impl From<super::TrainState> for V2TrainState {
+        fn from(s: super::TrainState) -> V2TrainState {
+            V2TrainState {
+                model: s.model,
+                optimizer: s.optimizer,
+                schedule: s.schedule.density,
+                step: s.step,
+                loss_sum: s.loss_sum,
+                loss_count: s.loss_count,
+                history: s.history,
+                wall_seconds: s.wall_seconds,
+                finished: s.finished,
+            }
+        }
+    }
 
     #[derive(Serialize, Deserialize)]
     pub(super) struct ValidationRecord {
@@ -130,7 +210,7 @@ mod legacy {
     pub(super) struct TrainState {
         model: ModelSnapshot,
         optimizer: AdamState,
-        schedule: crate::schedule::ScheduleState,
+        schedule: DensityState,
         step: u64,
         loss_sum: f64,
         loss_count: u64,
@@ -139,7 +219,7 @@ mod legacy {
         finished: Option<String>,
     }
 
-    /// The state as the previous format would have held it (the tests write such files).
+    /// The state as the first format would have held it (the tests write such files).
     #[cfg(test)]
     impl From<super::TrainState> for TrainState {
         fn from(s: super::TrainState) -> TrainState {
@@ -160,7 +240,7 @@ mod legacy {
                     .collect(),
                 model: s.model,
                 optimizer: s.optimizer,
-                schedule: s.schedule,
+                schedule: s.schedule.density,
                 step: s.step,
                 loss_sum: s.loss_sum,
                 loss_count: s.loss_count,
@@ -170,14 +250,14 @@ mod legacy {
         }
     }
 
-    impl From<TrainState> for super::TrainState {
-        fn from(s: TrainState) -> super::TrainState {
+    impl From<TrainState> for V2TrainState {
+        fn from(s: TrainState) -> V2TrainState {
             let validated = s.model.config.validation_samples as u64;
-            super::TrainState {
+            V2TrainState {
                 history: s
                     .history
                     .into_iter()
-                    .map(|r| super::ValidationRecord {
+                    .map(|r| Record {
                         step: r.step,
                         samples: r.samples,
                         train_loss: r.train_loss,
@@ -199,18 +279,6 @@ mod legacy {
                 finished: s.finished,
             }
         }
-    }
-}
-
-impl TrainState {
-    /// Training samples seen at the latest validation that reduced the density (0 before the
-    /// first reduction).
-    pub fn samples_at_last_reduction(&self) -> u64 {
-        self.history
-            .iter()
-            .rev()
-            .find(|r| r.reduced)
-            .map_or(0, |r| r.samples)
     }
 }
 
@@ -352,6 +420,40 @@ mod tests {
         assert_eq!(resumed.state().step, s.step);
         resumed.run(&stop, Some(4), &mut Silent).unwrap();
         assert_eq!(crate::checkpoint_kind(&path).unwrap(), TRAIN_KIND);
+    }
+
+    #[test]
+    fn checkpoints_before_the_rung_start_was_kept_resume_from_the_history() {
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        use crate::config::{Profile, TrainConfig};
+        use crate::trainer::{Silent, Trainer};
+
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        cfg.validation_every = 16;
+        cfg.validation_samples = 8;
+        let dir = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut t = Trainer::open(cfg.clone(), 4, RunDir::new(dir.path())).unwrap();
+        t.run(&stop, Some(6), &mut Silent).unwrap();
+        let mut s = t.state().clone();
+        assert_eq!(s.history.len(), 3);
+        // As if the second validation had cut the density: the v2 format kept no rung start.
+        s.history[1].reduced = true;
+        s.schedule.rung_started_at = s.history[1].samples;
+        let path = RunDir::new(dir.path()).checkpoint();
+        let old = legacy::V2TrainState::from(s.clone());
+        sparling_nn::checkpoint::save_atomic(&path, V2_TRAIN_KIND, &old).unwrap();
+        let loaded = load_train_state(&path).unwrap();
+        assert_eq!(loaded.schedule, s.schedule);
+        // A format from a newer version is refused with what to do.
+        sparling_nn::checkpoint::save_atomic(&path, "sparling-train-state/9", &old).unwrap();
+        let e = load_train_state(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("newer") && e.contains("sparling-train-state/9"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::config::TrainConfig;
 use crate::data::{DataSeeds, ValidationSet};
 use crate::error::{Error, Result};
 use crate::model::SparlingModel;
-use crate::schedule::DensitySchedule;
+use crate::schedule::RunSchedule;
 use crate::state::{
     MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, TrainState, ValidationRecord, load_train_state,
     write_atomic, write_log,
@@ -56,7 +56,7 @@ pub struct Trainer {
     seeds: DataSeeds,
     model: SparlingModel,
     optimizer: Adam,
-    schedule: DensitySchedule,
+    schedule: RunSchedule,
     validation: ValidationSet,
     state: TrainState,
 }
@@ -84,11 +84,18 @@ impl Trainer {
             model.store().import(&state.model.params)?;
             model.bottleneck().load_state(&state.model.bottleneck)?;
             let optimizer = Adam::from_state(state.optimizer.clone(), model.store())?;
-            let schedule = DensitySchedule::from_state(&config.schedule, state.schedule.clone())?;
+            let schedule = RunSchedule::from_state(
+                &config.schedule,
+                &config.optimizer,
+                state.schedule.clone(),
+            )?;
             (optimizer, schedule, state)
         } else {
-            let schedule = DensitySchedule::new(&config.schedule)?;
+            let schedule = RunSchedule::new(&config.schedule, &config.optimizer)?;
             model.bottleneck().set_density(schedule.density())?;
+            if let Some(from) = &config.retrain_from {
+                model.load_frozen_g(from)?;
+            }
             let optimizer = Adam::new(adam_cfg)?;
             let state = TrainState {
                 model: snapshot(&config, seed, &model, 0, &schedule),
@@ -172,17 +179,9 @@ impl Trainer {
         self.state.model.samples
     }
 
-    /// Samples trained at the current density.
-    fn samples_in_rung(&self) -> u64 {
-        self.samples() - self.state.samples_at_last_reduction()
-    }
-
     fn finish_reason(&self) -> Option<String> {
-        if self.schedule.done() {
-            Some(format!(
-                "density {:.4e} fell below the target",
-                self.schedule.density()
-            ))
+        if let Some(reason) = self.schedule.done_reason() {
+            Some(reason)
         } else if self.samples() >= self.config.max_samples {
             Some(format!(
                 "sample budget of {} spent",
@@ -222,11 +221,7 @@ impl Trainer {
                 what: format!("gradient norm {norm}"),
             });
         }
-        let lr = self.config.optimizer.learning_rate(
-            self.state.step,
-            self.schedule.rung().unwrap_or(0),
-            self.samples_in_rung(),
-        ) * self.schedule.lr_scale();
+        let lr = self.schedule.learning_rate(self.state.step, self.samples());
         self.optimizer.set_learning_rate(lr);
         self.optimizer.step(self.model.store(), &grads);
         self.state.step += 1;
@@ -242,19 +237,16 @@ impl Trainer {
     /// changes it exactly as the full score would have.
     fn validate_and_schedule(&mut self) -> Result<ValidationRecord> {
         let stop_at_or_below = if self.config.validation_early_stop {
-            self.schedule
-                .bar_for(self.samples(), self.samples_in_rung())
+            self.schedule.bar_for(self.samples())
         } else {
             None
         };
         let score = self.validation.score(&self.model, stop_at_or_below)?;
         let density = self.schedule.density();
         let rung = self.schedule.rung();
-        let reduced = self.schedule.observe(
-            self.samples(),
-            self.samples_in_rung(),
-            score.best_possible(),
-        )?;
+        let reduced = self
+            .schedule
+            .observe(self.samples(), score.best_possible())?;
         if reduced {
             // The model "at density d": the state where accuracy first cleared the bar at d.
             if let Some(k) = rung {
@@ -341,7 +333,7 @@ fn snapshot(
     seed: u64,
     model: &SparlingModel,
     samples: u64,
-    schedule: &DensitySchedule,
+    schedule: &RunSchedule,
 ) -> ModelSnapshot {
     ModelSnapshot {
         config: config.clone(),

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run};
 use sparling_train::state::{
-    LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, load_train_state,
+    LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, V2_TRAIN_KIND,
+    load_train_state,
 };
 
 /// Arguments of `sparling eval`.
@@ -71,7 +72,7 @@ pub fn run(args: Args) -> Result<()> {
         (None, Some(file)) => {
             let snap: ModelSnapshot = match sparling_train::checkpoint_kind(file)?.as_str() {
                 MODEL_KIND => sparling_nn_load(file, MODEL_KIND)?,
-                TRAIN_KIND | LEGACY_TRAIN_KIND => {
+                TRAIN_KIND | V2_TRAIN_KIND | LEGACY_TRAIN_KIND => {
                     load_train_state(file)
                         .with_context(|| format!("loading {}", file.display()))?
                         .model

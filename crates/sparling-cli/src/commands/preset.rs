@@ -1,11 +1,12 @@
-//! `sparling preset --profile P --experiment E --out FILE`: writes a training configuration.
-//! `sparling preset --list`: prints the experiments a preset can build, one per line (what
+//! `sparling preset --profile P --experiment E [--lambda X] [--from CHECKPOINT] --out FILE`:
+//! writes a training configuration. `sparling preset --list`: prints the experiments of the
+//! paper's table, one per line as `name<TAB>description` (the names are what
 //! `cargo xtask reproduce --full` runs).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use sparling_train::config::{EXPERIMENTS, Profile, TrainConfig};
+use sparling_train::config::{Experiment, Profile, TrainConfig};
 
 /// Arguments of `sparling preset`.
 #[derive(clap::Args, Debug)]
@@ -13,27 +14,35 @@ pub struct Args {
     /// quick, default or full.
     #[arg(long, default_value = "default")]
     profile: String,
-    /// sparling, st, no-batchnorm, no-annealing, l1-<lambda>, kl-<lambda>.
+    /// A name `--list` prints, or `l1` / `kl` with `--lambda`.
     #[arg(long, default_value = "sparling")]
     experiment: String,
+    /// The penalty weight of `--experiment l1` or `kl` (any value).
+    #[arg(long)]
+    lambda: Option<f32>,
+    /// The Sparling model `--experiment retrained` starts from (a rung snapshot or a
+    /// checkpoint.bin).
+    #[arg(long)]
+    from: Option<PathBuf>,
     /// Where to write the JSON (standard output if absent).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Print the experiments a preset can build, one per line, and exit.
-    #[arg(long, conflicts_with_all = ["experiment", "out"])]
+    /// Print the experiments, one per line (`name<TAB>description`), and exit.
+    #[arg(long, conflicts_with_all = ["experiment", "out", "lambda", "from"])]
     list: bool,
 }
 
 /// Runs `sparling preset`.
 pub fn run(args: Args) -> Result<()> {
     if args.list {
-        for experiment in EXPERIMENTS {
-            println!("{experiment}");
+        for (name, _, description) in Experiment::listed() {
+            println!("{name}\t{description}");
         }
         return Ok(());
     }
     let profile: Profile = args.profile.parse()?;
-    let config = TrainConfig::experiment(profile, &args.experiment)?;
+    let experiment = Experiment::from_name(&args.experiment, args.lambda, args.from)?;
+    let config = TrainConfig::experiment(profile, &experiment)?;
     let text = serde_json::to_string_pretty(&config)? + "\n";
     match args.out {
         Some(path) => sparling_train::state::write_atomic(&path, text.as_bytes())
