@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod columns;
 pub mod digit_circle;
 pub mod domain;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod spec;
 pub mod stamps;
 pub mod vocab;
 
+pub use columns::Columns;
 pub use digit_circle::{
     DigitCircle, DigitCircleConfig, DigitCircleTrace, Placement, canonical_rotation,
 };

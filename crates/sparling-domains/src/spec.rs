@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::columns::Columns;
 use crate::digit_circle::{DigitCircle, DigitCircleConfig};
 use crate::domain::Domain;
 use crate::error::Result;
@@ -16,11 +17,13 @@ pub enum DomainSpec {
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
+    /// SingleDigit read column by column: a 1-D domain (the image's rows as features).
+    SingleDigitColumns(SingleDigitConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 2] = ["digit-circle", "single-digit"];
+    pub const NAMES: [&'static str; 3] = ["digit-circle", "single-digit", "single-digit-columns"];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
     /// `"single-digit"`).
@@ -28,6 +31,9 @@ impl DomainSpec {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
             "single-digit" => Some(DomainSpec::SingleDigit(SingleDigitConfig::default())),
+            "single-digit-columns" => {
+                Some(DomainSpec::SingleDigitColumns(SingleDigitConfig::default()))
+            }
             _ => None,
         }
     }
@@ -37,6 +43,7 @@ impl DomainSpec {
         match self {
             DomainSpec::DigitCircle(_) => "digit-circle",
             DomainSpec::SingleDigit(_) => "single-digit",
+            DomainSpec::SingleDigitColumns(_) => "single-digit-columns",
         }
     }
 
@@ -45,6 +52,10 @@ impl DomainSpec {
         Ok(match self {
             DomainSpec::DigitCircle(c) => Box::new(DigitCircle::new(c.clone())?),
             DomainSpec::SingleDigit(c) => Box::new(SingleDigit::new(c.clone())?),
+            DomainSpec::SingleDigitColumns(c) => Box::new(Columns::new(
+                Box::new(SingleDigit::new(c.clone())?),
+                self.name(),
+            )?),
         })
     }
 }

@@ -23,7 +23,8 @@ fn bench(c: &mut Criterion) {
     let cfg = TrainConfig::preset(Profile::Default);
     let model = SparlingModel::new(&cfg, 0).expect("model");
     model.store().set_training(false);
-    let domain = DigitCircle::new(cfg.domain.clone()).expect("domain");
+    let domain =
+        DigitCircle::new(cfg.digit_circle().expect("DigitCircle").clone()).expect("domain");
     let idx: Vec<u64> = (0..EVAL_CHUNK as u64).collect();
     let x = Tensor::new(
         domain
@@ -49,7 +50,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function(format!("collapse_and_encoder/b{b}"), |bench| {
         bench.iter(|| no_grad(|| model.encode(&map)))
     });
-    let max_t = cfg.domain.digits_max + 1;
+    let max_t = cfg.digit_circle().expect("DigitCircle").digits_max + 1;
     // The memory's cross-attention keys and values projected at every step, as before
     // `prepare_memory`: the ratio of these two is the saving.
     group.bench_function(

@@ -57,7 +57,8 @@ fn main() {
     let value: f32 = arg(&args, "--value", 1.0);
     println!("# h on oracle maps: {:?}", cfg.optimizer);
 
-    let domain = DigitCircle::new(cfg.domain.clone()).expect("domain");
+    let domain = DigitCircle::new(cfg.digit_circle().expect("a DigitCircle config").clone())
+        .expect("domain");
     let seeds = DataSeeds::for_run(seed);
     let model = SparlingModel::new(&cfg, seed).expect("model");
     let channels = cfg.model.motif_channels;

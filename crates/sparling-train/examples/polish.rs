@@ -47,7 +47,8 @@ fn main() {
         .bottleneck()
         .set_density(snap.density)
         .expect("density");
-    let domain = DigitCircle::new(cfg.domain.clone()).expect("domain");
+    let domain = DigitCircle::new(cfg.digit_circle().expect("a DigitCircle config").clone())
+        .expect("domain");
     report("before", &model, &domain, test, &snap);
     let mut adam = Adam::new(AdamConfig {
         lr,

@@ -25,7 +25,13 @@ fn main() {
     for path in std::env::args().skip(1) {
         let snap: ModelSnapshot = checkpoint::load(&path, MODEL_KIND).expect("snapshot");
         let model = SparlingModel::from_snapshot(&snap).expect("model");
-        let domain = DigitCircle::new(snap.config.domain.clone()).expect("domain");
+        let domain = DigitCircle::new(
+            snap.config
+                .digit_circle()
+                .expect("a DigitCircle run")
+                .clone(),
+        )
+        .expect("domain");
         let idx: Vec<u64> = (0..32).collect();
         let batch = domain.batch_arrays(12345, &idx);
         no_grad(|| {

@@ -1,7 +1,7 @@
 //! Data streams of a run: disjoint seeds for training, validation and test, and the fixed
 //! validation set.
 
-use sparling_domains::{DigitCircle, Domain, TokenId};
+use sparling_domains::{Domain, TokenId};
 use sparling_tensor::Tensor;
 
 use crate::error::Result;
@@ -87,7 +87,7 @@ pub const EVAL_CHUNK: usize = 50;
 
 impl ValidationSet {
     /// Samples `0..n` of the stream `seed`.
-    pub fn generate(domain: &DigitCircle, seed: u64, n: usize) -> ValidationSet {
+    pub fn generate(domain: &dyn Domain, seed: u64, n: usize) -> ValidationSet {
         let indices: Vec<u64> = (0..n as u64).collect();
         let chunks = indices
             .chunks(EVAL_CHUNK)

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use ndarray::Ix4;
+use ndarray::{ArrayViewD, Axis, Ix3, Ix4};
 use serde::{Deserialize, Serialize};
 use sparling_domains::picture::{MotifMap, OverlayStyle, grid, overlay_motifs};
-use sparling_domains::{DigitCircle, Domain, Footprint, Motif, min_density};
+use sparling_domains::{Domain, Footprint, Motif, min_density};
 use sparling_metrics::confusion::Confusion;
 use sparling_metrics::edit::E2eAccumulator;
 use sparling_nn::checkpoint;
@@ -80,7 +80,7 @@ fn is_zero(v: &u64) -> bool {
 /// Scores `model` on test samples `0..samples`.
 pub fn evaluate(
     model: &SparlingModel,
-    domain: &DigitCircle,
+    domain: &dyn Domain,
     samples: usize,
     snap: &ModelSnapshot,
 ) -> Result<EvalResult> {
@@ -92,7 +92,7 @@ pub fn evaluate(
 /// between variants without looking at those.
 pub fn evaluate_range(
     model: &SparlingModel,
-    domain: &DigitCircle,
+    domain: &dyn Domain,
     first: u64,
     samples: usize,
     snap: &ModelSnapshot,
@@ -114,19 +114,24 @@ pub fn evaluate_range(
         // An activation is a nonzero entry; a baseline's map may be negative (identity,
         // noise), so the metrics score magnitudes (a Sparse map, never negative, is unchanged).
         let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
-        let maps = map
-            .data()
-            .view()
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::Run(format!("motif map is not 4-D: {e}")))?;
+        let maps = map.data().view();
         let motifs: Vec<Vec<sparling_metrics::Motif>> = batch
             .motifs
             .iter()
             .map(|ms| ms.iter().map(to_metric_motif).collect())
             .collect();
-        confusion.add_batch_2d(maps, &motifs)?;
-        nonzero += maps.iter().filter(|&&v| v != 0.0).count() as u64;
-        total += maps.len() as u64;
+        if maps.ndim() == 3 {
+            for (m, ms) in dims3(maps)?.outer_iter().zip(&motifs) {
+                confusion.add_1d(m, ms)?;
+            }
+        } else {
+            let maps = maps
+                .into_dimensionality::<Ix4>()
+                .map_err(|e| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}")))?;
+            confusion.add_batch_2d(maps, &motifs)?;
+        }
+        nonzero += map.data().iter().filter(|&&v| v != 0.0).count() as u64;
+        total += map.len() as u64;
         for (y, y_hat) in batch.tokens.iter().zip(&pred) {
             e2e.add(y, y_hat);
         }
@@ -197,12 +202,13 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
-    let domain = DigitCircle::new(config.domain.clone())?;
+    let domain = config.build_domain()?;
+    let domain = domain.as_ref();
     let channels = config.model.motif_channels;
     // The exact E[#motifs] when the domain knows it (DigitCircle: 4.5), else an estimate.
     let dmin = match domain.expected_motifs() {
         Some(m) => m / (domain.positions() * channels) as f64,
-        None => min_density(&domain, channels, 1000),
+        None => min_density(domain, channels, 1000),
     };
     let (initial, factor) = config.schedule.ladder();
     let operating_rung = if factor < 1.0 {
@@ -220,10 +226,10 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     };
     let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
     let model = SparlingModel::from_snapshot(&headline_snap)?;
-    let headline = evaluate(&model, &domain, opts.samples, &headline_snap)?;
+    let headline = evaluate(&model, domain, opts.samples, &headline_snap)?;
     write_pictures(
         &model,
-        &domain,
+        domain,
         &headline_snap,
         &headline,
         out,
@@ -255,14 +261,14 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         if *k == operating_rung {
             let mut r = headline.clone();
             if opts.curve_samples < opts.samples {
-                r = evaluate(&model, &domain, opts.curve_samples, &headline_snap)?;
+                r = evaluate(&model, domain, opts.curve_samples, &headline_snap)?;
             }
             curve.push(r);
             continue;
         }
         let snap = load(path)?;
         let m = SparlingModel::from_snapshot(&snap)?;
-        curve.push(evaluate(&m, &domain, opts.curve_samples, &snap)?);
+        curve.push(evaluate(&m, domain, opts.curve_samples, &snap)?);
     }
     let result = RunEvaluation {
         seed: last.model.seed,
@@ -288,20 +294,27 @@ pub fn evaluate_checkpoint(
     out: &Path,
 ) -> Result<EvalResult> {
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
-    let domain = DigitCircle::new(snap.config.domain.clone())?;
+    let domain = snap.config.build_domain()?;
+    let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
-    let result = evaluate_range(&model, &domain, first, samples, snap)?;
-    write_pictures(&model, &domain, snap, &result, out, overlay_samples)?;
+    let result = evaluate_range(&model, domain, first, samples, snap)?;
+    write_pictures(&model, domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
     write_atomic(&out.join("eval.json"), json.as_bytes())?;
     Ok(result)
+}
+
+/// A batch of 1-D motif maps `(N, C, L)`.
+fn dims3(maps: ArrayViewD<'_, f32>) -> Result<ndarray::ArrayView3<'_, f32>> {
+    maps.into_dimensionality::<Ix3>()
+        .map_err(|e| Error::Run(format!("motif map is not 1-D: {e}")))
 }
 
 /// `motifs.png` (motif maps over the first test inputs, footprints outlined) and
 /// `confusion.png` (the confusion heatmap with the optimal permutation applied).
 fn write_pictures(
     model: &SparlingModel,
-    domain: &DigitCircle,
+    domain: &dyn Domain,
     snap: &ModelSnapshot,
     result: &EvalResult,
     out: &Path,
@@ -313,11 +326,15 @@ fn write_pictures(
     let batch = domain.batch_arrays(seed, &indices);
     let (_, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
     let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
-    let maps = map
-        .data()
-        .view()
-        .into_dimensionality::<Ix4>()
-        .map_err(|e| Error::Run(format!("motif map is not 4-D: {e}")))?;
+    // (N, C, H, W), or (N, C, 1, L) for a 1-D domain, as the overlay draws it.
+    let maps = match map.data().ndim() {
+        3 => dims3(map.data().view())?.insert_axis(Axis(2)),
+        _ => map
+            .data()
+            .view()
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}")))?,
+    };
     let mut images = Vec::new();
     for (i, s) in samples.iter().enumerate() {
         let style = OverlayStyle {

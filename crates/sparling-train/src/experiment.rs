@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use sparling_domains::{DigitCircleConfig, DomainSpec};
+
 use crate::bottleneck::{BottleneckConfig, ThresholdKind};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
@@ -239,7 +241,7 @@ impl TrainConfig {
         };
         match profile {
             Profile::Default | Profile::Full => TrainConfig {
-                domain: sparling_domains::DigitCircleConfig::default(),
+                domain: DomainSpec::DigitCircle(DigitCircleConfig::default()),
                 model: ModelConfig {
                     g_width: 16,
                     g_blocks: 4,
@@ -270,11 +272,11 @@ impl TrainConfig {
                 // One or two digits per image, so that a tiny model gets a few answers right
                 // within the budget and the schedule walks down some rungs: the quick profile
                 // exercises every stage, including the per-density snapshots and the curve.
-                domain: sparling_domains::DigitCircleConfig {
+                domain: DomainSpec::DigitCircle(DigitCircleConfig {
                     digits_min: 1,
                     digits_max: 2,
-                    ..sparling_domains::DigitCircleConfig::default()
-                },
+                    ..DigitCircleConfig::default()
+                }),
                 model: ModelConfig {
                     g_width: 4,
                     g_blocks: 1,

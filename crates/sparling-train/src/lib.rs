@@ -22,6 +22,7 @@ pub mod error;
 pub mod eval;
 pub mod experiment;
 pub mod model;
+pub mod motif_model;
 pub mod optimizer;
 pub mod report;
 pub mod schedule;

@@ -1,12 +1,12 @@
-//! The Sparling model `h(collapse(S(g(x))))` for 2-D domains.
+//! The Sparling model `h(collapse(S(g(x))))` for any domain: the input shape, the vocabulary
+//! and the output length come from the domain, 2-D (images) and 1-D (signals) alike.
 //!
-//! * g ([`MotifModel`]): a 1x1 conv, pre-activation residual units (BN, ReLU, 3x3 conv, BN,
-//!   ReLU, 3x3 conv, skip) and a 1x1 conv to the motif channels: a local model whose receptive
-//!   field is `1 + 4 * blocks` pixels wide (17 with 4 units, as in the paper).
+//! * g ([`MotifModel`]): a local residual conv stack, 2-D or 1-D
+//!   ([`crate::motif_model`]).
 //! * S ([`crate::bottleneck::Bottleneck`]): BatchNorm + the Sparse layer, or a baseline.
-//! * collapse: a 1x1 conv to `collapse_channels` and a `pool x pool` max-pool (as the paper).
+//! * collapse: a 1x1 conv and a max-pool of `pool` positions per axis (as the paper).
 //! * h: optionally a LayerNorm on the pooled tokens, then a pre-norm transformer encoder over
-//!   the pooled grid (learned positions plus fixed 2-D sinusoidal ones, the latter scaled by
+//!   the pooled grid (learned positions plus fixed 2-D or 1-D sinusoidal ones, scaled by
 //!   `position_scale`) and a pre-norm autoregressive decoder with greedy decoding. h learns the
 //!   circular order and the canonical rotation itself: no geometry is coded in.
 
@@ -14,79 +14,17 @@ use std::sync::Arc;
 
 use sparling_domains::{TokenId, Vocab};
 use sparling_nn::{
-    BatchNorm, BatchNormConfig, Conv2d, ConvConfig, DecoderMasks, DecoderMemory, Embedding, Init,
-    LayerNorm, LayerNormConfig, Linear, Param, ParamStore, Path, TransformerConfig,
-    TransformerDecoder, TransformerEncoder, batch_norm2d, conv2d, embedding_with, layer_norm,
-    linear, posenc, transformer_decoder, transformer_encoder,
+    ConvConfig, DecoderMasks, DecoderMemory, Embedding, Init, LayerNorm, LayerNormConfig, Linear,
+    Param, ParamStore, TransformerConfig, TransformerDecoder, TransformerEncoder, embedding_with,
+    layer_norm, linear, posenc, transformer_decoder, transformer_encoder,
 };
-use sparling_tensor::{Module, ModuleT, Tensor, no_grad};
+use sparling_tensor::{Module, Tensor, no_grad};
 
 use crate::bottleneck::{Bottleneck, BottleneckOutput};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::error::{Error, Result};
-
-/// One pre-activation residual unit of g.
-#[derive(Debug)]
-struct ResidualUnit {
-    bn1: BatchNorm,
-    conv1: Conv2d,
-    bn2: BatchNorm,
-    conv2: Conv2d,
-}
-
-impl ResidualUnit {
-    fn new(p: &Path, width: usize) -> ResidualUnit {
-        let bn = BatchNormConfig::default();
-        ResidualUnit {
-            bn1: batch_norm2d(&p.sub("bn1"), width, bn),
-            conv1: conv2d(&p.sub("conv1"), width, width, 3, ConvConfig::same(3)),
-            bn2: batch_norm2d(&p.sub("bn2"), width, bn),
-            conv2: conv2d(&p.sub("conv2"), width, width, 3, ConvConfig::same(3)),
-        }
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.conv1.forward(&self.bn1.forward_t(x, train).relu());
-        let h = self.conv2.forward(&self.bn2.forward_t(&h, train).relu());
-        x.add(&h)
-    }
-}
-
-/// g: the local motif model, `(N, 1, H, W) -> (N, motif_channels, H, W)`.
-#[derive(Debug)]
-pub struct MotifModel {
-    input: Conv2d,
-    units: Vec<ResidualUnit>,
-    output: Conv2d,
-}
-
-impl MotifModel {
-    /// Builds g under `p`.
-    pub fn new(p: &Path, cfg: &ModelConfig) -> MotifModel {
-        MotifModel {
-            input: conv2d(&p.sub("input"), 1, cfg.g_width, 1, ConvConfig::default()),
-            units: (0..cfg.g_blocks)
-                .map(|i| ResidualUnit::new(&p.sub("units").sub(&i.to_string()), cfg.g_width))
-                .collect(),
-            output: conv2d(
-                &p.sub("output"),
-                cfg.g_width,
-                cfg.motif_channels,
-                1,
-                ConvConfig::default(),
-            ),
-        }
-    }
-
-    /// The pre-bottleneck motif logits.
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = self.input.forward(x);
-        for unit in &self.units {
-            h = unit.forward(&h, train);
-        }
-        self.output.forward(&h)
-    }
-}
+use crate::motif_model::Conv;
+pub use crate::motif_model::MotifModel;
 
 /// The full model and its parameters.
 pub struct SparlingModel {
@@ -95,10 +33,13 @@ pub struct SparlingModel {
     vocab: Vocab,
     max_tokens: usize,
     g: MotifModel,
+    /// Spatial axes of the input (2 for images, 1 for signals).
+    dims: usize,
     /// g runs in evaluation mode without gradients (the Retrained experiment).
     frozen_g: bool,
     bottleneck: Bottleneck,
-    collapse: Conv2d,
+    collapse: Conv,
+    /// The pooled grid: `[rows, cols]` (2-D) or `[1, steps]` (1-D).
     grid: [usize; 2],
     token_norm: Option<LayerNorm>,
     enc_pos: Arc<Param>,
@@ -125,24 +66,30 @@ impl SparlingModel {
     /// Builds the model for `config`, parameters initialised from `seed`.
     pub fn new(config: &TrainConfig, seed: u64) -> Result<SparlingModel> {
         let cfg = config.model.clone();
-        let vocab = Vocab::digits();
-        let size = config.domain.size;
-        let grid = [size / cfg.pool, size / cfg.pool];
-        let max_tokens = config.domain.digits_max;
+        let domain = config.build_domain()?;
+        let vocab = domain.vocab().clone();
+        let max_tokens = domain.max_tokens();
+        let shape = domain.input_shape();
+        let dims = shape.len() - 1;
+        let grid = match dims {
+            1 => [1, shape[1] / cfg.pool],
+            _ => [shape[1] / cfg.pool, shape[2] / cfg.pool],
+        };
         let store = ParamStore::new(seed);
         let root = store.root();
         let d = cfg.d_model;
-        let g = MotifModel::new(&root.sub("g"), &cfg);
+        let g = MotifModel::new(&root.sub("g"), &cfg, shape[0], dims);
         let bottleneck = Bottleneck::new(
             &root.sub("bottleneck"),
             &config.bottleneck,
             config.schedule.initial_density(),
             cfg.motif_channels,
-            2,
+            dims,
             seed,
         )?;
-        let collapse = conv2d(
+        let collapse = Conv::new(
             &root.sub("collapse"),
+            dims,
             cfg.motif_channels,
             d,
             1,
@@ -164,8 +111,11 @@ impl SparlingModel {
                 )
             }),
             enc_pos: root.sub("h").param("enc_pos", &[cells, d], small),
-            enc_pos_fixed: posenc::sinusoidal_2d(grid[0], grid[1], d)
-                .mul_scalar(cfg.position_scale),
+            enc_pos_fixed: match dims {
+                1 => posenc::sinusoidal_1d(cells, d),
+                _ => posenc::sinusoidal_2d(grid[0], grid[1], d),
+            }
+            .mul_scalar(cfg.position_scale),
             encoder: transformer_encoder(&root.sub("h").sub("encoder"), cfg.encoder_layers, tcfg),
             tok_embed: embedding_with(&root.sub("h").sub("embed"), vocab.len(), d, small),
             dec_pos: root.sub("h").param("dec_pos", &[dec_len, d], small),
@@ -177,6 +127,7 @@ impl SparlingModel {
             vocab,
             max_tokens,
             g,
+            dims,
             frozen_g: config.retrain_from.is_some(),
             bottleneck,
             collapse,
@@ -195,6 +146,11 @@ impl SparlingModel {
         &self.bottleneck
     }
 
+    /// The input's spatial axes: 2 for images `(N, 1, H, W)`, 1 for signals `(N, C, L)`.
+    pub fn spatial_dims(&self) -> usize {
+        self.dims
+    }
+
     /// The output vocabulary.
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
@@ -205,7 +161,7 @@ impl SparlingModel {
         &self.cfg
     }
 
-    /// g followed by the bottleneck: the motif map `(N, C, H, W)` (post-ReLU for Sparse).
+    /// g followed by the bottleneck: the motif map `(N, C, ..)` (post-ReLU for Sparse).
     pub fn motifs(&self, x: &Tensor, train: bool) -> Result<BottleneckOutput> {
         let z = if self.frozen_g {
             no_grad(|| self.g.forward(x, false))
@@ -275,15 +231,15 @@ impl SparlingModel {
     pub fn tokens(&self, map: &Tensor) -> Tensor {
         let n = map.shape()[0];
         let d = self.cfg.d_model;
-        // The 1x1 conv and the max-pool, fused: the (N, collapse, H, W) map is never built.
-        let bias = self.collapse.bias().map(|b| b.get());
-        let pooled = map.conv1x1_max_pool2d(
-            &self.collapse.weight().get(),
-            bias.as_ref(),
-            [self.cfg.pool; 2],
-        );
+        let pooled = match &self.collapse {
+            // The 1x1 conv and the max-pool, fused: the (N, d, H, W) map is never built.
+            Conv::D2(c) => {
+                let bias = c.bias().map(|b| b.get());
+                map.conv1x1_max_pool2d(&c.weight().get(), bias.as_ref(), [self.cfg.pool; 2])
+            }
+            Conv::D1(c) => c.forward(map).max_pool1d(self.cfg.pool, self.cfg.pool),
+        };
         let cells = self.grid[0] * self.grid[1];
-        debug_assert_eq!(pooled.shape(), &[n, d, self.grid[0], self.grid[1]]);
         let tokens = pooled.reshape(&[n, d, cells]).transpose(1, 2);
         match &self.token_norm {
             Some(norm) => norm.forward(&tokens),
@@ -291,7 +247,7 @@ impl SparlingModel {
         }
     }
 
-    /// The encoder's positional encodings `(cells, d)`: learned plus fixed 2-D sinusoidal.
+    /// The encoder's positional encodings `(cells, d)`: learned plus fixed sinusoidal.
     pub fn encoder_positions(&self) -> Tensor {
         self.enc_pos.get().add(&self.enc_pos_fixed)
     }
@@ -324,7 +280,7 @@ impl SparlingModel {
         self.head.forward(&h)
     }
 
-    /// Teacher-forced loss on images `(N, 1, H, W)` and target class sequences.
+    /// Teacher-forced loss on inputs `(N, ..input_shape)` and target class sequences.
     pub fn loss(&self, x: &Tensor, targets: &[Vec<TokenId>], train: bool) -> Result<ForwardOutput> {
         let out = self.motifs(x, train)?;
         let ce = self.sequence_loss(&out.map, targets)?;
@@ -339,7 +295,7 @@ impl SparlingModel {
         })
     }
 
-    /// h's teacher-forced mean token cross-entropy on a motif map `(N, C, H, W)`: collapse,
+    /// h's teacher-forced mean token cross-entropy on a motif map `(N, C, ..)`: collapse,
     /// encoder and decoder, without g or the bottleneck (used by [`SparlingModel::loss`], and
     /// on its own to train h on oracle motif maps).
     pub fn sequence_loss(&self, map: &Tensor, targets: &[Vec<TokenId>]) -> Result<Tensor> {
@@ -370,7 +326,7 @@ impl SparlingModel {
         })
     }
 
-    /// h alone, greedy (no graph): the predicted class sequences for motif maps `(N, C, H, W)`.
+    /// h alone, greedy (no graph): the predicted class sequences for motif maps `(N, C, ..)`.
     pub fn predict_from_map(&self, map: &Tensor) -> Vec<Vec<TokenId>> {
         no_grad(|| {
             let memory = self.prepare_memory(&self.encode(map));
@@ -434,7 +390,7 @@ mod tests {
     #[test]
     fn position_scale_multiplies_the_fixed_sinusoid_only() {
         let mut cfg = TrainConfig::preset(Profile::Quick);
-        let grid = cfg.domain.size / cfg.model.pool;
+        let grid = cfg.digit_circle_mut().unwrap().size / cfg.model.pool;
         let d = cfg.model.d_model;
         for scale in [1.0f32, 2.5] {
             cfg.model.position_scale = scale;
@@ -473,12 +429,43 @@ mod tests {
     }
 
     #[test]
+    fn a_1d_domain_gets_a_1d_g_and_a_1d_collapse() {
+        // SingleDigit read column by column: 32 steps of 32 features.
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        cfg.domain = sparling_domains::DomainSpec::from_name("single-digit-columns").unwrap();
+        cfg.model.pool = 4;
+        cfg.validate().unwrap();
+        let model = SparlingModel::new(&cfg, 2).unwrap();
+        assert_eq!(model.spatial_dims(), 1);
+        let w = model.store().get_param("g.input.weight").unwrap();
+        assert_eq!(
+            w.shape(),
+            &[cfg.model.g_width, 32, 1],
+            "features as channels"
+        );
+        let domain = cfg.build_domain().unwrap();
+        let batch = domain.batch_arrays(1, &[0, 1, 2]);
+        let x = Tensor::new(batch.inputs);
+        let out = model.motifs(&x, true).unwrap();
+        assert_eq!(out.map.shape(), &[3, cfg.model.motif_channels, 32]);
+        assert_eq!(model.tokens(&out.map).shape(), &[3, 8, cfg.model.d_model]);
+        let loss = model.loss(&x, &batch.tokens, true).unwrap().loss;
+        assert!(loss.item().is_finite());
+        let grads = loss.backward();
+        assert!(
+            grads.get(&w.get()).is_some(),
+            "g trains through the 1-D path"
+        );
+        let (pred, _) = model.predict(&x).unwrap();
+        assert_eq!(pred.len(), 3);
+    }
+
+    #[test]
     fn h_alone_agrees_with_the_full_model() {
         // `loss` is g + bottleneck + `sequence_loss`; `predict` is g + `predict_from_map`.
         let cfg = TrainConfig::preset(Profile::Quick);
         let model = SparlingModel::new(&cfg, 3).unwrap();
-        let domain = sparling_domains::DigitCircle::new(cfg.domain.clone()).unwrap();
-        use sparling_domains::Domain;
+        let domain = cfg.build_domain().unwrap();
         let batch = domain.batch_arrays(11, &[0, 1, 2]);
         let x = Tensor::new(batch.inputs);
         let full = model.loss(&x, &batch.tokens, false).unwrap();

@@ -34,12 +34,20 @@ pub const PAPER: &[PaperRow] = &[
         text: "FPE 0.00, FNE 0.98, CE 22.19, E2EE 2.11",
     },
     PaperRow {
-        experiment: "no-batchnorm",
-        text: "E2EE 52-74 across seeds",
+        experiment: "mt-no-bn",
+        text: "E2EE 70-74 across seeds",
+    },
+    PaperRow {
+        experiment: "st-no-bn",
+        text: "E2EE 52-66 across seeds",
     },
     PaperRow {
         experiment: "no-annealing",
-        text: "E2EE 68-71",
+        text: "E2EE 68",
+    },
+    PaperRow {
+        experiment: "no-annealing-penultimate",
+        text: "E2EE 71",
     },
     PaperRow {
         experiment: "l1-0.1",
@@ -48,6 +56,14 @@ pub const PAPER: &[PaperRow] = &[
     PaperRow {
         experiment: "l1-1",
         text: "stays dense (density 4.6%), FPE >= 99.9%, CE ~48-50%",
+    },
+    PaperRow {
+        experiment: "l1-2",
+        text: "density 0.021%, FPE 91.25, FNE 58.1, CE 45.7, E2EE 70.3",
+    },
+    PaperRow {
+        experiment: "l1-5",
+        text: "density 0.031%, FPE 95.99, FNE 73.1, CE 50.9, E2EE 75.0",
     },
     PaperRow {
         experiment: "l1-10",
@@ -60,6 +76,14 @@ pub const PAPER: &[PaperRow] = &[
     PaperRow {
         experiment: "kl-10",
         text: "density never below 0.1%",
+    },
+    PaperRow {
+        experiment: "non-sparse",
+        text: "E2EE about 0.23",
+    },
+    PaperRow {
+        experiment: "retrained",
+        text: "E2EE about 0.16",
     },
 ];
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use sparling_domains::{DigitCircle, Domain};
+use sparling_domains::Domain;
 use sparling_nn::checkpoint;
 use sparling_nn::optim::{Adam, Optimizer};
 use sparling_tensor::Tensor;
@@ -52,7 +52,7 @@ pub struct Trainer {
     config: TrainConfig,
     seed: u64,
     dir: RunDir,
-    domain: DigitCircle,
+    domain: Box<dyn Domain>,
     seeds: DataSeeds,
     model: SparlingModel,
     optimizer: Adam,
@@ -67,12 +67,12 @@ impl Trainer {
     pub fn open(config: TrainConfig, seed: u64, dir: RunDir) -> Result<Trainer> {
         config.validate()?;
         dir.create()?;
-        let domain = DigitCircle::new(config.domain.clone())?;
+        let domain = config.build_domain()?;
         let seeds = DataSeeds::for_run(seed);
         let model = SparlingModel::new(&config, seed)?;
         let adam_cfg = config.optimizer.adam();
         let validation =
-            ValidationSet::generate(&domain, seeds.validation, config.validation_samples);
+            ValidationSet::generate(domain.as_ref(), seeds.validation, config.validation_samples);
         let (optimizer, schedule, state) = if dir.checkpoint().exists() {
             let state = load_train_state(&dir.checkpoint())?;
             if state.model.config != config || state.model.seed != seed {

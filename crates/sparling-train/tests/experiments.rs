@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use sparling_domains::Domain;
 use sparling_train::bottleneck::BottleneckState;
 use sparling_train::config::{Experiment, Profile, ScheduleConfig, TrainConfig};
 use sparling_train::eval::{RunEvalOptions, RunEvaluation, evaluate_run};
@@ -17,12 +16,12 @@ use sparling_train::trainer::{Outcome, Silent, Trainer};
 /// training samples.
 fn tiny(experiment: &Experiment) -> TrainConfig {
     let mut c = TrainConfig::experiment(Profile::Quick, experiment).unwrap();
-    c.domain.size = 56;
-    c.domain.radius_min = 8;
-    c.domain.radius_max = 10;
+    c.digit_circle_mut().unwrap().size = 56;
+    c.digit_circle_mut().unwrap().radius_min = 8;
+    c.digit_circle_mut().unwrap().radius_max = 10;
     // One digit: exact matches come early, so bars are cleared within a few hundred samples.
-    c.domain.digits_min = 1;
-    c.domain.digits_max = 1;
+    c.digit_circle_mut().unwrap().digits_min = 1;
+    c.digit_circle_mut().unwrap().digits_max = 1;
     c.model.g_width = 4;
     c.model.g_blocks = 1;
     c.model.collapse_channels = 16;
@@ -167,7 +166,7 @@ fn kl_and_noise_baselines() {
     assert!(matches!(s.model.bottleneck, BottleneckState::Stateless));
     // h sees relu(sigmoid(.) - 0.5): in [0, 0.5), and the penalty is part of the loss.
     let model = SparlingModel::from_snapshot(&s.model).unwrap();
-    let domain = sparling_domains::DigitCircle::new(s.model.config.domain.clone()).unwrap();
+    let domain = s.model.config.build_domain().unwrap();
     let batch = domain.batch_arrays(5, &[0, 1, 2, 3]);
     let x = sparling_tensor::Tensor::new(batch.inputs);
     let out = model.motifs(&x, false).unwrap();
@@ -222,4 +221,31 @@ fn retrained_keeps_g_and_trains_the_rest() {
         .any(|p| b.params.iter().find(|q| q.name == p.name).unwrap().data != p.data);
     assert!(moved, "h did not train");
     assert_eq!(eval.headline.density, 1.0);
+}
+
+#[test]
+fn single_digit_and_a_1d_domain_train_and_evaluate_through_the_same_path() {
+    for name in ["single-digit", "single-digit-columns"] {
+        let mut c = tiny(&Experiment::Sparling);
+        c.domain = sparling_domains::DomainSpec::from_name(name).unwrap();
+        c.model.pool = 4;
+        c.max_samples = 320;
+        let dir = tempfile::tempdir().unwrap();
+        let (s, eval) = train_and_eval(c, dir.path());
+        let model = SparlingModel::from_snapshot(&s.model).unwrap();
+        assert_eq!(
+            model.spatial_dims(),
+            if name == "single-digit" { 2 } else { 1 }
+        );
+        let (first, last) = (&s.history[0], s.history.last().unwrap());
+        assert!(
+            last.train_loss < first.train_loss,
+            "{name}: loss {} -> {}",
+            first.train_loss,
+            last.train_loss
+        );
+        assert_eq!(eval.headline.samples, 16);
+        assert_eq!(eval.headline.confusion.channels(), 10);
+        assert!(dir.path().join("eval/motifs.png").exists(), "{name}");
+    }
 }

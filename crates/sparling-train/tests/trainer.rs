@@ -13,11 +13,11 @@ use sparling_train::trainer::{Outcome, Silent, Trainer};
 /// A small DigitCircle (56x56, one to two digits) and a tiny model: milliseconds per step.
 fn tiny() -> TrainConfig {
     let mut c = TrainConfig::preset(Profile::Quick);
-    c.domain.size = 56;
-    c.domain.radius_min = 8;
-    c.domain.radius_max = 10;
-    c.domain.digits_min = 1;
-    c.domain.digits_max = 2;
+    c.digit_circle_mut().unwrap().size = 56;
+    c.digit_circle_mut().unwrap().radius_min = 8;
+    c.digit_circle_mut().unwrap().radius_max = 10;
+    c.digit_circle_mut().unwrap().digits_min = 1;
+    c.digit_circle_mut().unwrap().digits_max = 2;
     c.model.g_width = 4;
     c.model.g_blocks = 1;
     c.model.collapse_channels = 16;
@@ -433,7 +433,7 @@ fn a_later_slice_of_the_test_stream_is_scored_on_its_own_samples() {
     drop(t);
     let snap = load_train_state(&run.checkpoint()).unwrap().model;
     let model = SparlingModel::from_snapshot(&snap).unwrap();
-    let domain = DigitCircle::new(snap.config.domain.clone()).unwrap();
+    let domain = DigitCircle::new(snap.config.digit_circle().unwrap().clone()).unwrap();
     let n = 12;
     let whole = evaluate(&model, &domain, 2 * n, &snap).unwrap();
     let head = evaluate_range(&model, &domain, 0, n, &snap).unwrap();

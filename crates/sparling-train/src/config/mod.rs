@@ -9,6 +9,7 @@ mod model;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use sparling_domains::{DigitCircleConfig, Domain, DomainSpec};
 
 pub use self::model::ModelConfig;
 pub use crate::bottleneck::{BottleneckConfig, ThresholdKind};
@@ -29,8 +30,11 @@ fn early_stop_default() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// The data domain (DigitCircle with the paper's parameters by default).
-    pub domain: sparling_domains::DigitCircleConfig,
+    /// The data domain and its parameters, e.g. `{"domain": "digit-circle", "size": 100, ..}`
+    /// (any domain of [`DomainSpec`]). Config files written before other domains could be
+    /// trained hold a bare DigitCircle config here; they load as DigitCircle.
+    #[serde(with = "domain_field")]
+    pub domain: DomainSpec,
     /// Model sizes.
     pub model: ModelConfig,
     /// What sits between the motif model g and the downstream network h.
@@ -68,10 +72,9 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
-        self.domain
-            .validate()
-            .map_err(|e| invalid("domain", e.to_string()))?;
-        self.model.validate(self.domain.size)?;
+        let shape = self.build_domain()?.input_shape();
+        let positions = shape[1..].iter().copied().min().unwrap_or(0);
+        self.model.validate(positions)?;
         self.bottleneck.validate()?;
         self.schedule.validate()?;
         if matches!(self.bottleneck, BottleneckConfig::Noise)
@@ -102,6 +105,41 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The domain's generator (its config validated; errors name `domain`).
+    pub fn build_domain(&self) -> Result<Box<dyn Domain>> {
+        let domain = self
+            .domain
+            .build()
+            .map_err(|e| invalid("domain", e.to_string()))?;
+        let dims = domain.input_shape().len();
+        if !(2..=3).contains(&dims) {
+            return Err(invalid(
+                "domain",
+                format!(
+                    "inputs of {dims} axes: the model reads images (1, H, W) or signals (C, L)"
+                ),
+            ));
+        }
+        Ok(domain)
+    }
+
+    /// The DigitCircle parameters, when the domain is DigitCircle.
+    pub fn digit_circle(&self) -> Option<&DigitCircleConfig> {
+        match &self.domain {
+            DomainSpec::DigitCircle(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The DigitCircle parameters to change, when the domain is DigitCircle (for tests and
+    /// tools that shrink it).
+    pub fn digit_circle_mut(&mut self) -> Option<&mut DigitCircleConfig> {
+        match &mut self.domain {
+            DomainSpec::DigitCircle(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// Parses and validates a JSON config.
     pub fn from_json(text: &str) -> Result<TrainConfig> {
         let cfg: TrainConfig =
@@ -113,6 +151,29 @@ impl TrainConfig {
     /// The number of density rungs between the schedule's initial and final densities.
     pub fn rungs(&self) -> usize {
         self.schedule.rungs()
+    }
+}
+
+/// `domain`: a [`DomainSpec`], or a bare DigitCircle config (the format before other domains
+/// could be trained).
+mod domain_field {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use sparling_domains::{DigitCircleConfig, DomainSpec};
+
+    pub fn serialize<S: Serializer>(d: &DomainSpec, s: S) -> Result<S::Ok, S::Error> {
+        d.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DomainSpec, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        if value.get("domain").is_some() {
+            DomainSpec::deserialize(value).map_err(D::Error::custom)
+        } else {
+            DigitCircleConfig::deserialize(value)
+                .map(DomainSpec::DigitCircle)
+                .map_err(D::Error::custom)
+        }
     }
 }
 
@@ -131,7 +192,7 @@ mod tests {
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("optimizer.lr"), "{e}");
         let mut c = TrainConfig::preset(Profile::Quick);
-        c.domain.radius_min = 90;
+        c.digit_circle_mut().unwrap().radius_min = 90;
         assert!(c.validate().unwrap_err().to_string().contains("domain"));
         for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
             let mut c = TrainConfig::preset(Profile::Quick);
@@ -199,6 +260,25 @@ mod tests {
             !json.contains("rung_decay") && !json.contains("retrain_from"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn a_bare_digit_circle_domain_still_loads() {
+        let c = TrainConfig::preset(Profile::Default);
+        let mut value = serde_json::to_value(&c).unwrap();
+        assert_eq!(value["domain"]["domain"], "digit-circle");
+        value["domain"].as_object_mut().unwrap().remove("domain");
+        assert_eq!(TrainConfig::from_json(&value.to_string()).unwrap(), c);
+        value["domain"]["sise"] = 3.into();
+        let e = TrainConfig::from_json(&value.to_string()).unwrap_err();
+        assert!(e.to_string().contains("sise"), "{e}");
+        let mut c = c;
+        c.domain = DomainSpec::from_name("single-digit-columns").unwrap();
+        c.model.pool = 4;
+        c.validate().unwrap();
+        c.model.pool = 64;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("model.pool"), "{e}");
     }
 
     #[test]
