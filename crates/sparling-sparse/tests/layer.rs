@@ -56,6 +56,43 @@ fn sparse_layer_per_channel_vs_single_threshold() {
 }
 
 #[test]
+fn shifted_is_the_output_before_the_relu() {
+    // z - t with frozen thresholds, per channel (MT) or one for all (ST); its ReLU is the
+    // evaluation output, bit for bit.
+    for layer in [
+        SparseLayer::new(SparseConfig::new(3).with_density(0.2)).unwrap(),
+        SparseLayer::new(SparseConfig::new(3).with_density(0.2).single_threshold()).unwrap(),
+    ] {
+        for step in 0..3 {
+            layer
+                .forward(&Tensor::new(random_array(&[4, 3, 5, 6], step)), true)
+                .unwrap();
+        }
+        let t = layer.thresholds();
+        let x = Tensor::new(random_array(&[2, 3, 5, 6], 9));
+        let before = layer.state();
+        let shifted = layer.shifted(&x).unwrap();
+        assert_eq!(layer.state(), before, "the thresholds are frozen");
+        let xs = x.to_vec();
+        for (i, (&s, &v)) in shifted.to_vec().iter().zip(&xs).enumerate() {
+            let c = (i / 30) % 3;
+            let tc = if t.len() == 1 { t[0] } else { t[c] };
+            assert_eq!(s, v - tc);
+        }
+        let eval = layer.forward(&x, false).unwrap().to_vec();
+        let relu: Vec<f32> = shifted.to_vec().iter().map(|&v| v.max(0.0)).collect();
+        assert_eq!(eval, relu);
+        // Some values sit below their threshold: the map is not clipped.
+        assert!(shifted.to_vec().iter().any(|&v| v < 0.0));
+        assert!(
+            layer
+                .shifted(&Tensor::new(random_array(&[2, 4, 5], 1)))
+                .is_err()
+        );
+    }
+}
+
+#[test]
 fn sparse_layer_accumulated_updates_on_the_concatenation() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let density = 0.01;
