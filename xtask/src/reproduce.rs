@@ -6,6 +6,7 @@
 //! directories into `report.md`, `report.json` and the PNGs. Because of that, a sweep can be
 //! split across machines or a scheduler and merged afterwards with `--merge`.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -54,6 +55,9 @@ pub struct Reproduce {
 struct Job {
     experiment: String,
     seed: u64,
+    /// The model an experiment starts from (`sparling preset --from`: Retrained starts from
+    /// the first Sparling run's final state, the model at its operating point).
+    from: Option<PathBuf>,
 }
 
 impl Job {
@@ -75,10 +79,11 @@ impl Reproduce {
     }
 
     /// The experiments of the profile: with `--full`, every one `sparling preset --list` names
-    /// (the training crate's list, so xtask keeps no copy); otherwise Sparling alone.
-    fn experiments(&self, root: &Path) -> Result<Vec<String>> {
+    /// (the training crate's list, so xtask keeps no copy), each with whether it starts from a
+    /// Sparling model (`--from`); otherwise Sparling alone.
+    fn experiments(&self, root: &Path) -> Result<Vec<(String, bool)>> {
         if !self.full {
-            return Ok(vec!["sparling".to_string()]);
+            return Ok(vec![("sparling".to_string(), false)]);
         }
         let output = sparling(root, 1)
             .args(["preset", "--list"])
@@ -89,30 +94,38 @@ impl Reproduce {
             bail!("`sparling preset --list` failed ({})", output.status);
         }
         let text = String::from_utf8(output.stdout).context("`sparling preset --list` output")?;
-        // `name<TAB>description`; an experiment that needs a source model (Retrained,
-        // `--from`) is not a standalone job.
-        let list: Vec<String> = text
+        // `name<TAB>description`; the description of an experiment that starts from a
+        // Sparling model (Retrained) says `--from`.
+        let list: Vec<(String, bool)> = text
             .lines()
-            .filter(|l| !l.contains("--from"))
-            .filter_map(|l| l.split('\t').next())
-            .map(str::to_string)
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(name, description)| (name.to_string(), description.contains("--from")))
             .collect();
-        if list.first().map(String::as_str) != Some("sparling") {
+        if list.first().map(|(n, _)| n.as_str()) != Some("sparling") {
             bail!("`sparling preset --list` did not start with `sparling`: {list:?}");
         }
         Ok(list)
     }
 
-    fn jobs(&self, root: &Path) -> Result<Vec<Job>> {
+    fn jobs(&self, root: &Path, out: &Path) -> Result<Vec<Job>> {
         let seeds = self
             .seeds
             .clone()
             .unwrap_or_else(|| if self.full { vec![0, 1, 2] } else { vec![0] });
         let mut jobs = Vec::new();
-        for exp in self.experiments(root)? {
+        for (exp, needs_source) in self.experiments(root)? {
             if self.only.as_deref().is_some_and(|o| o != exp) {
                 continue;
             }
+            let from = needs_source.then(|| {
+                Job {
+                    experiment: "sparling".into(),
+                    seed: seeds[0],
+                    from: None,
+                }
+                .dir(out)
+                .join("checkpoint.bin")
+            });
             // Ablations and baselines run on the first seed only; Sparling on every seed.
             let exp_seeds = if exp == "sparling" {
                 seeds.clone()
@@ -123,6 +136,7 @@ impl Reproduce {
                 jobs.push(Job {
                     experiment: exp.clone(),
                     seed,
+                    from: from.clone(),
                 });
             }
         }
@@ -157,16 +171,22 @@ impl Reproduce {
         )?;
 
         if self.merge.is_none() {
-            let list = self.jobs(&root)?;
+            let list = self.jobs(&root, &out)?;
             if list.is_empty() {
                 bail!("no experiment matches --only {:?}", self.only);
             }
+            // The jobs that start from a Sparling model run once the others have finished.
+            let (list, after): (Vec<Job>, Vec<Job>) =
+                list.into_iter().partition(|j| j.from.is_none());
             eprintln!(
                 "[xtask] profile {profile}: {} run(s), {jobs} at a time, {threads} thread(s) each, in {}",
                 list.len(),
                 out.display()
             );
             self.run_jobs(&list, &out, profile, jobs, threads)?;
+            if !after.is_empty() {
+                self.run_jobs(&after, &out, profile, jobs, threads)?;
+            }
         }
 
         let meta = serde_json::json!({
@@ -264,8 +284,13 @@ impl Reproduce {
                     profile,
                     "--experiment",
                     &job.experiment,
-                    "--out",
                 ])
+                .args(
+                    job.from
+                        .iter()
+                        .flat_map(|f| [OsStr::new("--from"), f.as_os_str()]),
+                )
+                .arg("--out")
                 .arg(&config)
                 .status()
                 .context("starting `sparling preset`")?;
