@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use sparling_train::bottleneck::BottleneckState;
-use sparling_train::config::{Experiment, Profile, ScheduleConfig, TrainConfig};
+use sparling_train::config::{
+    BottleneckConfig, Experiment, Profile, ScheduleConfig, ThresholdKind, TrainConfig,
+};
 use sparling_train::eval::{RunEvalOptions, RunEvaluation, evaluate_run};
 use sparling_train::model::SparlingModel;
 use sparling_train::state::{RunDir, TrainState, load_train_state};
@@ -124,6 +126,41 @@ fn sparling_and_its_ablations() {
     let (s, ..) = run(&Experiment::StNoBn);
     assert_eq!(thresholds(&s), 1);
     assert!(!has_bottleneck_norm(&s));
+}
+
+#[test]
+fn accumulated_thresholds_behind_a_non_affine_batch_norm() {
+    // The paper's choice for its formula and audio domains.
+    let mut c = tiny(&Experiment::Sparling);
+    c.bottleneck = BottleneckConfig::Sparse {
+        thresholds: ThresholdKind::Accumulated,
+        batch_norm: true,
+        affine: false,
+        momentum: 0.1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = train_and_eval(c, dir.path());
+    let p = &s.model.params;
+    assert!(
+        !p.params
+            .iter()
+            .any(|a| a.name.starts_with("bottleneck.norm"))
+    );
+    assert!(
+        p.buffers
+            .iter()
+            .any(|a| a.name.starts_with("bottleneck.norm"))
+    );
+    match &s.model.bottleneck {
+        BottleneckState::Sparse(st) => {
+            assert_eq!(st.thresholds.len(), 10);
+            assert!(
+                st.accumulator.is_some(),
+                "thresholds from accumulated batches"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
