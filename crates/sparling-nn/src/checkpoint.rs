@@ -18,10 +18,8 @@
 //! header length, payload length, checksum, kind, then decodes. Each failure is a distinct
 //! [`Error`] variant; no input makes it panic.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,54 +101,11 @@ fn check_kind(kind: &str) -> Result<()> {
 }
 
 /// Writes `payload` as a checkpoint of `kind` to `path`, atomically: a temporary file in the
-/// same directory is written, synced and renamed over `path`, then the directory is synced.
+/// same directory is written, synced and renamed over `path`, then the directory is synced
+/// ([`crate::atomic::write_atomic`]).
 pub fn save_atomic<T: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &T) -> Result<()> {
-    let path = path.as_ref();
     let bytes = to_bytes(kind, payload)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Io {
-            path: path.to_path_buf(),
-            action: "save (path has no file name)",
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io {
-            path: p,
-            action,
-            source,
-        }
-    };
-    let write = || -> Result<()> {
-        let mut f = File::create(&tmp).map_err(io("create temporary file", &tmp))?;
-        f.write_all(&bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("sync", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io("rename temporary file", path))
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Make the rename itself durable. Directories cannot be opened for syncing on every
-    // platform; the data is already safe in the renamed file, so failure here is ignored.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic::write_atomic(path.as_ref(), &bytes)
 }
 
 /// Reads the checkpoint at `path`, which must be of `kind`, and decodes its payload.
@@ -347,6 +302,8 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use serde::Deserialize;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Payload {
