@@ -157,11 +157,15 @@ impl JsonlScorer {
         self.samples
     }
 
-    /// The result, with classes renumbered in sorted label order. With no samples, the table
-    /// has 0 channels and 0 classes.
-    pub fn finish(self) -> JsonlScore {
+    /// The result, with classes renumbered in sorted label order; [`Error::NoSamples`] when
+    /// no sample was read (an empty input scores nothing, not perfectly).
+    pub fn finish(self) -> Result<JsonlScore> {
         let confusion = match self.confusion {
-            None => Confusion::new(0, 0),
+            None => {
+                return Err(Error::NoSamples {
+                    what: "the motif errors",
+                });
+            }
             Some(c) => {
                 let names: Vec<String> = (0..c.classes()).map(|k| c.class_label(k)).collect();
                 let mut order: Vec<usize> = (0..names.len()).collect();
@@ -173,11 +177,11 @@ impl JsonlScorer {
                 c.reorder_classes(&order)
             }
         };
-        JsonlScore {
+        Ok(JsonlScore {
             confusion,
             samples: self.samples,
             multi_hits: self.multi_hits,
-        }
+        })
     }
 }
 
@@ -200,7 +204,7 @@ pub fn score_jsonl<R: BufRead>(reader: R, options: ScoreOptions) -> Result<Jsonl
         })?;
         scorer.add_line(i + 1, &text)?;
     }
-    Ok(scorer.finish())
+    scorer.finish()
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a Value> {
@@ -389,9 +393,10 @@ mod tests {
 
     #[test]
     fn jsonl_empty_input() {
-        let s = score_jsonl("\n  \n".as_bytes(), ScoreOptions::default()).unwrap();
-        assert_eq!(s.samples, 0);
-        assert_eq!(s.confusion, Confusion::new(0, 0));
+        for input in ["", "\n  \n"] {
+            let e = score_jsonl(input.as_bytes(), ScoreOptions::default()).unwrap_err();
+            assert!(matches!(e, Error::NoSamples { .. }), "{e}");
+        }
     }
 
     #[test]
