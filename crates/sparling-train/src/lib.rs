@@ -19,6 +19,8 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod input;
+pub mod limits;
 pub mod model;
 pub mod report;
 pub mod schedule;
