@@ -133,6 +133,11 @@ impl JsonlScorer {
             let label = &labels[m.class];
             m.class = match self.ids.get(label) {
                 Some(&id) => id,
+                None if confusion.classes() >= MAX_CLASSES => {
+                    return Err(Error::Format(format!(
+                        "class {label:?}: more than the limit of {MAX_CLASSES} distinct classes"
+                    )));
+                }
                 None => {
                     let id = confusion.push_class(label.clone());
                     self.ids.insert(label.clone(), id);
@@ -223,6 +228,12 @@ fn as_index(v: &Value, what: &dyn Fn() -> String) -> Result<usize> {
         })
 }
 
+/// Most channels (`C`) a map may have: the count table holds `(C + 1) x (classes + 1)`
+/// entries, so a larger `C` is refused before it is allocated.
+pub const MAX_CHANNELS: usize = 4096;
+/// Most distinct class labels in one input (the other side of the count table).
+pub const MAX_CLASSES: usize = 4096;
+
 fn parse_shape(obj: &Map<String, Value>) -> Result<MapShape> {
     let v = get(obj, "shape")?;
     let dims = v
@@ -236,6 +247,12 @@ fn parse_shape(obj: &Map<String, Value>) -> Result<MapShape> {
         .enumerate()
         .map(|(i, x)| as_index(x, &|| format!("\"shape\"[{i}]")))
         .collect::<Result<_>>()?;
+    if d[0] > MAX_CHANNELS {
+        return Err(Error::Format(format!(
+            "\"shape\"[0]: {} channels, more than the limit of {MAX_CHANNELS}",
+            d[0]
+        )));
+    }
     Ok(if d.len() == 3 {
         MapShape::two_d(d[0], d[1], d[2])
     } else {

@@ -52,29 +52,38 @@ pub fn encode_payload<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> 
             kind: kind.to_string(),
             reason: e.to_string(),
         })?;
-    if bytes.len() > MAX_PAYLOAD_LEN {
+    check_payload_len(kind, bytes.len())?;
+    Ok(bytes)
+}
+
+fn check_payload_len(kind: &str, len: usize) -> Result<()> {
+    if len > MAX_PAYLOAD_LEN {
         return Err(Error::Encode {
             kind: kind.to_string(),
-            reason: format!(
-                "payload of {} bytes exceeds the limit of {MAX_PAYLOAD_LEN}",
-                bytes.len()
-            ),
+            reason: format!("payload of {len} bytes exceeds the limit of {MAX_PAYLOAD_LEN}"),
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// The complete file contents (header and payload) for `payload` of `kind`.
 pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> {
     check_kind(kind)?;
-    let body = encode_payload(kind, payload)?;
+    frame(kind, &encode_payload(kind, payload)?)
+}
+
+/// The complete file contents for already encoded payload bytes `body` of `kind`: the header
+/// (with the checksum) followed by `body`.
+pub fn frame(kind: &str, body: &[u8]) -> Result<Vec<u8>> {
+    check_kind(kind)?;
+    check_payload_len(kind, body.len())?;
     let kind_len = (kind.len() as u32).to_le_bytes();
     let payload_len = (body.len() as u64).to_le_bytes();
     let mut crc = Crc32::new();
     crc.update(&kind_len);
     crc.update(kind.as_bytes());
     crc.update(&payload_len);
-    crc.update(&body);
+    crc.update(body);
     let mut out = Vec::with_capacity(28 + kind.len() + body.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -82,7 +91,7 @@ pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> {
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(&payload_len);
     out.extend_from_slice(&crc.finish().to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     Ok(out)
 }
 
@@ -122,14 +131,11 @@ pub fn load<T: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<T
 /// Parses and decodes checkpoint bytes (`path` is used in error messages only).
 pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], kind: &str, path: &Path) -> Result<T> {
     let body = verify(bytes, kind, path)?;
-    let (value, used) =
-        bincode::serde::decode_from_slice::<T, _>(body, bincode_config()).map_err(|e| {
-            Error::Undecodable {
-                path: path.to_path_buf(),
-                kind: kind.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+    let (value, used) = decode_bounded::<T>(body).map_err(|e| Error::Undecodable {
+        path: path.to_path_buf(),
+        kind: kind.to_string(),
+        reason: e.to_string(),
+    })?;
     if used != body.len() {
         return Err(Error::Undecodable {
             path: path.to_path_buf(),
@@ -142,6 +148,31 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], kind: &str, path: &Path) ->
         });
     }
     Ok(value)
+}
+
+/// Decodes `body` with a decoder limit of at most 16 times its length (and at least 4 KiB).
+///
+/// bincode allocates a string or byte vector as soon as it has read its length prefix, up to
+/// the limit of the bytes it may claim in all; with one fixed limit a damaged prefix in a small
+/// file could ask for a gigabyte. A decoder claims at most 8 bytes per byte read (a one-byte
+/// varint decodes to a `u64`), so a limit between 8 and 16 times the payload accepts every
+/// valid payload and bounds every allocation by the size of the file.
+fn decode_bounded<T: DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
+    let need = body.len().saturating_mul(8);
+    macro_rules! with_limits {
+        ($($shift:literal)*) => {$(
+            if need <= 1usize << $shift {
+                return bincode::serde::decode_from_slice(
+                    body,
+                    bincode::config::standard().with_limit::<{ 1usize << $shift }>(),
+                );
+            }
+        )*};
+    }
+    with_limits!(12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33);
+    bincode::serde::decode_from_slice(body, bincode_config())
 }
 
 /// Reads only the header of the checkpoint at `path` and returns its kind (after checking
