@@ -185,10 +185,7 @@ pub fn eval_memory(c: &TrainConfig, samples: usize, curve_samples: usize) -> Est
     Estimate {
         what: "evaluation",
         parts: vec![
-            (
-                "--samples".to_string(),
-                chunk * floats_per_sample(c) * 4.0 + samples.max(curve_samples) as f64 * 16.0,
-            ),
+            ("--samples".to_string(), chunk * floats_per_sample(c) * 4.0),
             ("model".to_string(), parameter_floats(c) * 4.0 * 2.0),
         ],
     }
