@@ -348,7 +348,7 @@ fn write_pictures(
         )?);
     }
     let picture = grid(&images, 4, 6)?;
-    picture.save_png(out.join("motifs.png"))?;
+    write_atomic(&out.join("motifs.png"), &picture.to_png()?)?;
     let png = sparling_metrics::heatmap::heatmap_png(&result.confusion, &Default::default())?;
     write_atomic(&out.join("confusion.png"), &png)
 }
