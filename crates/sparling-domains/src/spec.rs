@@ -47,6 +47,23 @@ impl DomainSpec {
         }
     }
 
+    /// The domain called `name` (one of [`DomainSpec::NAMES`]) with its configuration read
+    /// from `d`: for readers that take the tag apart from the fields (and so keep the path of
+    /// a bad field in their errors).
+    pub fn deserialize_named<'de, D: serde::Deserializer<'de>>(
+        name: &str,
+        d: D,
+    ) -> std::result::Result<DomainSpec, D::Error> {
+        match name {
+            "digit-circle" => DigitCircleConfig::deserialize(d).map(DomainSpec::DigitCircle),
+            "single-digit" => SingleDigitConfig::deserialize(d).map(DomainSpec::SingleDigit),
+            "single-digit-columns" => {
+                SingleDigitConfig::deserialize(d).map(DomainSpec::SingleDigitColumns)
+            }
+            other => Err(serde::de::Error::unknown_variant(other, &Self::NAMES)),
+        }
+    }
+
     /// Builds the generator (validating the configuration).
     pub fn build(&self) -> Result<Box<dyn Domain>> {
         Ok(match self {

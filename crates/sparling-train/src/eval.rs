@@ -77,6 +77,14 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+/// Refuses to score no samples (every score of nothing would read as perfect).
+fn require_samples(n: usize, what: &'static str) -> Result<()> {
+    if n == 0 {
+        return Err(sparling_metrics::Error::NoSamples { what }.into());
+    }
+    Ok(())
+}
+
 /// Scores `model` on test samples `0..samples`.
 pub fn evaluate(
     model: &SparlingModel,
@@ -106,9 +114,10 @@ pub fn evaluate_range(
     let end = first
         .checked_add(samples as u64)
         .ok_or_else(|| Error::Run(format!("test samples {first}+{samples} overflow")))?;
-    let indices: Vec<u64> = (first..end).collect();
-    for idx in indices.chunks(EVAL_CHUNK) {
-        let batch = domain.batch_arrays(seed, idx);
+    require_samples(samples, "the test scores")?;
+    for start in (first..end).step_by(EVAL_CHUNK) {
+        let idx: Vec<u64> = (start..end.min(start + EVAL_CHUNK as u64)).collect();
+        let batch = domain.batch_arrays(seed, &idx);
         let x = sparling_tensor::Tensor::new(batch.inputs);
         let (pred, map) = model.predict(&x)?;
         // An activation is a nonzero entry; a baseline's map may be negative (identity,
@@ -136,7 +145,7 @@ pub fn evaluate_range(
             e2e.add(y, y_hat);
         }
     }
-    let errors = confusion.errors();
+    let errors = confusion.errors()?;
     Ok(EvalResult {
         density: snap.density,
         rung: snap.rung,
@@ -147,8 +156,8 @@ pub fn evaluate_range(
         fne: errors.fne,
         ce: errors.ce,
         ce_many_to_one: errors.ce_many_to_one,
-        e2ee: e2e.e2ee(),
-        exact_match: e2e.exact_match_accuracy(),
+        e2ee: e2e.e2ee()?,
+        exact_match: e2e.exact_match_accuracy()?,
         observed_density: nonzero as f64 / total.max(1) as f64,
         assignment: confusion.optimal_assignment(),
         confusion,
@@ -199,7 +208,8 @@ impl Default for RunEvalOptions {
 /// Evaluates a run: the headline model and the curve; writes `eval.json`, `motifs.png` and
 /// `confusion.png` into `out`.
 pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    require_samples(opts.samples, "the test scores")?;
+    require_samples(opts.curve_samples, "the error-vs-density curve")?;
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
     let domain = config.build_domain()?;
@@ -227,6 +237,8 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
     let model = SparlingModel::from_snapshot(&headline_snap)?;
     let headline = evaluate(&model, domain, opts.samples, &headline_snap)?;
+    // Created only once there is something to write into it.
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(
         &model,
         domain,
@@ -293,11 +305,12 @@ pub fn evaluate_checkpoint(
     overlay_samples: usize,
     out: &Path,
 ) -> Result<EvalResult> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    require_samples(samples, "the test scores")?;
     let domain = snap.config.build_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
     let result = evaluate_range(&model, domain, first, samples, snap)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(&model, domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
     write_atomic(&out.join("eval.json"), json.as_bytes())?;
@@ -349,7 +362,7 @@ fn write_pictures(
         )?);
     }
     let picture = grid(&images, 4, 6)?;
-    picture.save_png(out.join("motifs.png"))?;
+    write_atomic(&out.join("motifs.png"), &picture.to_png()?)?;
     let png = sparling_metrics::heatmap::heatmap_png(&result.confusion, &Default::default())?;
     write_atomic(&out.join("confusion.png"), &png)
 }

@@ -21,6 +21,8 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod experiment;
+pub mod input;
+pub mod limits;
 pub mod model;
 pub mod motif_model;
 pub mod optimizer;

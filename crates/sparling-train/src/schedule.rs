@@ -120,7 +120,16 @@ impl ScheduleConfig {
                     return Err(invalid("schedule.factor", "must be in (0, 1)"));
                 }
                 bar_decay("schedule.bar_decay_per_sample", *bar_decay_per_sample)?;
-                density("schedule.done_at_density", *done_at_density)
+                density("schedule.done_at_density", *done_at_density)?;
+                if done_at_density >= initial_density {
+                    return Err(invalid(
+                        "schedule.done_at_density",
+                        format!(
+                            "{done_at_density} must be below initial_density {initial_density}"
+                        ),
+                    ));
+                }
+                Ok(())
             }
             ScheduleConfig::Constant { density: d } => density("schedule.density", *d),
             ScheduleConfig::FirstClear {

@@ -33,6 +33,31 @@ pub struct Args {
     /// Output directory (eval.json, motifs.png, confusion.png).
     #[arg(long)]
     out: PathBuf,
+    /// Evaluate even if the memory estimate exceeds the machine's memory.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Refuses an evaluation whose memory estimate exceeds the machine's (unless `force`).
+fn check_memory(
+    config: &sparling_train::config::TrainConfig,
+    samples: usize,
+    curve_samples: usize,
+    force: bool,
+) -> Result<()> {
+    use sparling_train::limits;
+    for (n, option) in [(samples, "--samples"), (curve_samples, "--curve-samples")] {
+        if n > limits::MAX_TEST_SAMPLES {
+            bail!(
+                "{option} {n} is above the limit of {}",
+                limits::MAX_TEST_SAMPLES
+            );
+        }
+    }
+    Ok(limits::check_memory(
+        &limits::eval_memory(config, samples, curve_samples),
+        force,
+    )?)
 }
 
 /// Runs `sparling eval`.
@@ -48,6 +73,12 @@ pub fn run(args: Args) -> Result<()> {
                 curve_samples: args.curve_samples.min(samples),
                 ..RunEvalOptions::default()
             };
+            check_memory(
+                &last.model.config,
+                opts.samples,
+                opts.curve_samples,
+                args.force,
+            )?;
             let result = evaluate_run(&run, &args.out, &opts)
                 .with_context(|| format!("evaluating run {}", dir.display()))?;
             let h = &result.headline;
@@ -80,6 +111,7 @@ pub fn run(args: Args) -> Result<()> {
                 other => bail!("{} is a {other:?} file, not a model", file.display()),
             };
             let samples = args.samples.unwrap_or(snap.config.test_samples);
+            check_memory(&snap.config, samples, 0, args.force)?;
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
             let result = evaluate_checkpoint(&snap, args.first_sample, samples, overlay, &args.out)
                 .with_context(|| format!("evaluating {}", file.display()))?;

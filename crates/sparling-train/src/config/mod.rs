@@ -13,7 +13,7 @@ use sparling_domains::{DigitCircleConfig, Domain, DomainSpec};
 
 pub use self::model::ModelConfig;
 pub use crate::bottleneck::{BottleneckConfig, ThresholdKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::experiment::{
     DIGIT_CIRCLE_DONE_AT, Experiment, LAST_RUNG_HOLD_LIMIT, PAPER_OPERATING_DENSITY, Profile,
 };
@@ -72,6 +72,7 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
+        crate::limits::check_caps(self)?;
         let shape = self.build_domain()?.input_shape();
         let positions = shape[1..].iter().copied().min().unwrap_or(0);
         self.model.validate(positions)?;
@@ -140,10 +141,10 @@ impl TrainConfig {
         }
     }
 
-    /// Parses and validates a JSON config.
+    /// Parses and validates a JSON config (a leading UTF-8 byte-order mark is skipped).
     pub fn from_json(text: &str) -> Result<TrainConfig> {
         let cfg: TrainConfig =
-            serde_json::from_str(text).map_err(|e| invalid("<file>", e.to_string()))?;
+            crate::input::parse_json(text).map_err(|e| domain_error_path(text, e))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -154,11 +155,12 @@ impl TrainConfig {
     }
 }
 
-/// `domain`: a [`DomainSpec`], or a bare DigitCircle config (the format before other domains
-/// could be trained).
+/// `domain`: a [`DomainSpec`] (`{"domain": "digit-circle", ..}`), or a bare DigitCircle
+/// config (the format before other domains could be trained).
 mod domain_field {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
     use sparling_domains::{DigitCircleConfig, DomainSpec};
 
     pub fn serialize<S: Serializer>(d: &DomainSpec, s: S) -> Result<S::Ok, S::Error> {
@@ -166,14 +168,63 @@ mod domain_field {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DomainSpec, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        if value.get("domain").is_some() {
-            DomainSpec::deserialize(value).map_err(D::Error::custom)
-        } else {
-            DigitCircleConfig::deserialize(value)
-                .map(DomainSpec::DigitCircle)
-                .map_err(D::Error::custom)
+        let (name, fields) = split(Value::deserialize(d)?).map_err(D::Error::custom)?;
+        match name {
+            Some(name) => DomainSpec::deserialize_named(&name, fields),
+            None => DigitCircleConfig::deserialize(fields).map(DomainSpec::DigitCircle),
         }
+        .map_err(D::Error::custom)
+    }
+
+    /// The domain's name (None: a bare DigitCircle config) and its other fields.
+    pub(super) fn split(value: Value) -> Result<(Option<String>, Value), String> {
+        let Value::Object(mut fields) = value else {
+            return Err(format!("expected a domain object, got {value}"));
+        };
+        let name = match fields.remove("domain") {
+            None => None,
+            Some(Value::String(name)) => Some(name),
+            Some(other) => return Err(format!("the domain's name must be a string, got {other}")),
+        };
+        Ok((name, Value::Object(fields)))
+    }
+}
+
+/// Names the field inside `domain` that a parse error came from (`domain.stamps`): the domain
+/// is read in two steps (its name, then its fields), which hides the inner path from `e`.
+fn domain_error_path(text: &str, e: Error) -> Error {
+    let Error::ConfigSyntax {
+        field: Some(field), ..
+    } = &e
+    else {
+        return e;
+    };
+    if field != "domain" {
+        return e;
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(domain) = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|mut v| v.get_mut("domain").map(serde_json::Value::take))
+    else {
+        return e;
+    };
+    let Ok((name, fields)) = domain_field::split(domain) else {
+        return e;
+    };
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(fields, &mut track);
+    let name = name.unwrap_or_else(|| "digit-circle".to_string());
+    let Err(inner) = DomainSpec::deserialize_named(&name, de) else {
+        return e;
+    };
+    let path = track.path().to_string();
+    if path.is_empty() || path == "." {
+        return e;
+    }
+    Error::ConfigSyntax {
+        field: Some(format!("domain.{path}")),
+        msg: inner.to_string(),
     }
 }
 
@@ -272,6 +323,14 @@ mod tests {
         value["domain"]["sise"] = 3.into();
         let e = TrainConfig::from_json(&value.to_string()).unwrap_err();
         assert!(e.to_string().contains("sise"), "{e}");
+        // In the tagged form (its name anywhere), a bad field is named by its path as well.
+        let mut value = serde_json::to_value(&c).unwrap();
+        value["domain"]["post_noise"] = "x".into();
+        let e = TrainConfig::from_json(&value.to_string()).unwrap_err();
+        assert!(e.to_string().contains("domain.post_noise"), "{e}");
+        value["domain"] = serde_json::json!({"domain": "latex"});
+        let e = TrainConfig::from_json(&value.to_string()).unwrap_err();
+        assert!(e.to_string().contains("latex"), "{e}");
         let mut c = c;
         c.domain = DomainSpec::from_name("single-digit-columns").unwrap();
         c.model.pool = 4;
