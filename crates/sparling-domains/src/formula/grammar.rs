@@ -427,6 +427,40 @@ mod tests {
     }
 
     #[test]
+    fn formula_parser_on_mutated_sequences_never_panics_and_round_trips() {
+        // Valid formulas with one token replaced, inserted or deleted (ids up to 29, some out of
+        // the vocabulary): the parser answers without panicking, and whatever it accepts
+        // serialises back to the same tokens.
+        let mut rng = sample_rng(6, 2);
+        let (mut accepted, mut rejected) = (0usize, 0usize);
+        for _ in 0..5000 {
+            let len = rng.random_range(1..=30usize);
+            let mut tokens = to_tokens(&sample_exact(&mut rng, len));
+            let at = rng.random_range(0..=tokens.len());
+            let tok = rng.random_range(0..30usize);
+            match rng.random_range(0..3u32) {
+                0 if at < tokens.len() => tokens[at] = tok,
+                1 => tokens.insert(at, tok),
+                _ if at < tokens.len() => {
+                    tokens.remove(at);
+                }
+                _ => tokens.push(tok),
+            }
+            match parse(&tokens) {
+                Ok(row) => {
+                    assert_eq!(to_tokens(&row), tokens);
+                    accepted += 1;
+                }
+                Err(e) => {
+                    assert!(e.position <= tokens.len());
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(accepted > 200 && rejected > 200, "{accepted} / {rejected}");
+    }
+
+    #[test]
     fn formula_draws_follow_the_grammar_weights() {
         // Unconstrained draws (no length limit to speak of): the chance of a top-level fraction
         // is 0.2, and a symbol carries a script 2/3 of the time.

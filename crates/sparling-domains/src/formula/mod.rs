@@ -152,10 +152,10 @@ impl FormulaConfig {
 pub const MAX_LEN: usize = 30;
 
 /// Samples [`Formula::expected_motifs`] averages over (stream [`MIN_DENSITY_SEED`]).
-pub const EXPECTED_MOTIF_SAMPLES: u64 = 2000;
+pub const EXPECTED_MOTIF_SAMPLES: u64 = 10_000;
 
 /// The formula generator (construct with [`Formula::new`] or [`Formula::paper`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Formula {
     config: FormulaConfig,
     text: GlyphSet,
