@@ -6,6 +6,7 @@ use crate::columns::Columns;
 use crate::digit_circle::{DigitCircle, DigitCircleConfig};
 use crate::domain::Domain;
 use crate::error::Result;
+use crate::formula::{Formula, FormulaConfig};
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
 
 /// A domain and its configuration, e.g. `{"domain": "digit-circle", "post_noise": 0.1}` (missing
@@ -19,14 +20,21 @@ pub enum DomainSpec {
     SingleDigit(SingleDigitConfig),
     /// SingleDigit read column by column: a 1-D domain (the image's rows as features).
     SingleDigitColumns(SingleDigitConfig),
+    /// Formula (the paper's LaTeX-OCR domain).
+    Formula(FormulaConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 3] = ["digit-circle", "single-digit", "single-digit-columns"];
+    pub const NAMES: [&'static str; 4] = [
+        "digit-circle",
+        "single-digit",
+        "single-digit-columns",
+        "formula",
+    ];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
-    /// `"single-digit"`).
+    /// `"single-digit"`, `"formula"`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
@@ -34,6 +42,7 @@ impl DomainSpec {
             "single-digit-columns" => {
                 Some(DomainSpec::SingleDigitColumns(SingleDigitConfig::default()))
             }
+            "formula" => Some(DomainSpec::Formula(FormulaConfig::default())),
             _ => None,
         }
     }
@@ -44,6 +53,7 @@ impl DomainSpec {
             DomainSpec::DigitCircle(_) => "digit-circle",
             DomainSpec::SingleDigit(_) => "single-digit",
             DomainSpec::SingleDigitColumns(_) => "single-digit-columns",
+            DomainSpec::Formula(_) => "formula",
         }
     }
 
@@ -60,6 +70,7 @@ impl DomainSpec {
             "single-digit-columns" => {
                 SingleDigitConfig::deserialize(d).map(DomainSpec::SingleDigitColumns)
             }
+            "formula" => FormulaConfig::deserialize(d).map(DomainSpec::Formula),
             other => Err(serde::de::Error::unknown_variant(other, &Self::NAMES)),
         }
     }
@@ -73,6 +84,7 @@ impl DomainSpec {
                 Box::new(SingleDigit::new(c.clone())?),
                 self.name(),
             )?),
+            DomainSpec::Formula(c) => Box::new(Formula::new(c.clone())?),
         })
     }
 }
@@ -101,6 +113,12 @@ mod tests {
             assert_eq!(spec.build().unwrap().name(), name);
         }
         assert!(DomainSpec::from_name("latex").is_none());
+        let f: DomainSpec = serde_json::from_str(
+            r#"{"domain": "formula", "scale": "half", "height": 60, "width": 180}"#,
+        )
+        .unwrap();
+        assert_eq!(f, DomainSpec::Formula(crate::FormulaConfig::half()));
+        assert_eq!(f.build().unwrap().input_shape(), vec![1, 60, 180]);
         let bad = DomainSpec::SingleDigit(SingleDigitConfig {
             size: 4,
             ..Default::default()
