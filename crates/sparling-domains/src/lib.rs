@@ -8,6 +8,7 @@ pub mod record;
 pub mod sample;
 pub mod single_digit;
 pub mod spec;
+pub mod spectrogram;
 pub mod stamps;
 pub mod vocab;
 
