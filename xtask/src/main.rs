@@ -4,8 +4,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod audio;
 mod bench;
 mod reproduce;
+mod speech_bank;
 mod util;
 
 /// Project automation for sparling-rs.
@@ -22,11 +24,14 @@ enum Task {
     Reproduce(reproduce::Reproduce),
     /// Run the criterion benchmarks with recorded thread settings and collect the summaries.
     Bench(bench::Bench),
+    /// Render the bank of spoken digits with espeak-ng into the sparling-domains asset.
+    SpeechBank(speech_bank::SpeechBank),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Reproduce(r) => r.run(),
         Task::Bench(b) => b.run(),
+        Task::SpeechBank(s) => s.run(),
     }
 }
