@@ -6,6 +6,7 @@ use crate::digit_circle::{DigitCircle, DigitCircleConfig};
 use crate::domain::Domain;
 use crate::error::Result;
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
+use crate::spoken_digits::{SpokenDigits, SpokenDigitsConfig};
 
 /// A domain and its configuration, e.g. `{"domain": "digit-circle", "post_noise": 0.1}` (missing
 /// fields take the paper's defaults).
@@ -16,18 +17,21 @@ pub enum DomainSpec {
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
+    /// SpokenDigits (the paper's spoken-digit sequences; `split` picks the speakers).
+    SpokenDigits(SpokenDigitsConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 2] = ["digit-circle", "single-digit"];
+    pub const NAMES: [&'static str; 3] = ["digit-circle", "single-digit", "spoken-digits"];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
-    /// `"single-digit"`).
+    /// `"single-digit"`, `"spoken-digits"`: its training split).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
             "single-digit" => Some(DomainSpec::SingleDigit(SingleDigitConfig::default())),
+            "spoken-digits" => Some(DomainSpec::SpokenDigits(SpokenDigitsConfig::default())),
             _ => None,
         }
     }
@@ -37,6 +41,7 @@ impl DomainSpec {
         match self {
             DomainSpec::DigitCircle(_) => "digit-circle",
             DomainSpec::SingleDigit(_) => "single-digit",
+            DomainSpec::SpokenDigits(_) => "spoken-digits",
         }
     }
 
@@ -45,6 +50,7 @@ impl DomainSpec {
         Ok(match self {
             DomainSpec::DigitCircle(c) => Box::new(DigitCircle::new(c.clone())?),
             DomainSpec::SingleDigit(c) => Box::new(SingleDigit::new(c.clone())?),
+            DomainSpec::SpokenDigits(c) => Box::new(SpokenDigits::new(c.clone())?),
         })
     }
 }
@@ -78,5 +84,19 @@ mod tests {
             ..Default::default()
         });
         assert!(bad.build().is_err());
+        let s: DomainSpec =
+            serde_json::from_str(r#"{"domain": "spoken-digits", "split": "test"}"#).unwrap();
+        let d = s.build().unwrap();
+        assert_eq!(
+            (d.name(), d.input_shape()),
+            ("spoken-digits", vec![64, 642])
+        );
+        let bank = r#"{"domain": "spoken-digits", "bank": {"file": "/nonexistent.bin"}}"#;
+        let err = serde_json::from_str::<DomainSpec>(bank)
+            .unwrap()
+            .build()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("/nonexistent.bin"), "{err}");
     }
 }
