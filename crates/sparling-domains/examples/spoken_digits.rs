@@ -57,6 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         d.bank().sample_rate(),
         &trace.audio,
     )?;
+    println!("held-out speakers {:?}", d.held_out());
     println!("digits {:?}", sample.tokens);
     for (c, m) in trace.clips.iter().zip(&sample.motifs) {
         println!(

@@ -211,9 +211,10 @@ impl SpokenDigits {
         })
     }
 
-    /// The paper's configuration on the training speakers.
-    pub fn paper() -> Result<Self> {
+    /// The paper's configuration on the training speakers, with the embedded bank.
+    pub fn paper() -> Self {
         Self::new(SpokenDigitsConfig::default())
+            .expect("the paper's configuration and the embedded bank are valid")
     }
 
     /// The configuration.
