@@ -221,18 +221,11 @@ impl MelSpectrogram {
             )));
         }
         let n = signal.len();
-        // padded[j] = signal[reflect(j - pad)]
-        let at = |j: usize| -> f64 {
-            let i = j as isize - pad as isize;
-            let r = if i < 0 {
-                -i
-            } else if i >= n as isize {
-                2 * (n as isize - 1) - i
-            } else {
-                i
-            };
-            f64::from(signal[r as usize])
-        };
+        // The centred signal: `pad` reflected samples, the signal, `pad` reflected samples.
+        let mut padded: Vec<f64> = Vec::with_capacity(n + 2 * pad);
+        padded.extend((1..=pad).rev().map(|i| f64::from(signal[i])));
+        padded.extend(signal.iter().map(|&v| f64::from(v)));
+        padded.extend((1..=pad).map(|i| f64::from(signal[n - 1 - i])));
         let frames = self.frames(n);
         let n_freqs = n_fft / 2 + 1;
         let mut out = Array2::zeros((n_freqs, frames));
@@ -240,9 +233,9 @@ impl MelSpectrogram {
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         for t in 0..frames {
-            let start = t * hop;
-            for (k, slot) in input.iter_mut().enumerate() {
-                *slot = at(start + k) * self.window[k];
+            let frame = &padded[t * hop..t * hop + n_fft];
+            for ((slot, &x), &w) in input.iter_mut().zip(frame).zip(&self.window) {
+                *slot = x * w;
             }
             self.fft
                 .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
