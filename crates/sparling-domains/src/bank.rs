@@ -87,7 +87,7 @@ impl BankSource {
 }
 
 /// The decoded bank: `speakers x digits x takes` clips of samples in [-1, 1] at `sample_rate`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct SpeechBank {
     sample_rate: u32,
     speakers: usize,
@@ -112,6 +112,18 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 pub fn mu_law_decode(byte: u8) -> f32 {
     let y = f64::from(byte as i8) / 127.0;
     (y.signum() * (256f64.powf(y.abs()) - 1.0) / 255.0) as f32
+}
+
+impl std::fmt::Debug for SpeechBank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpeechBank")
+            .field("sample_rate", &self.sample_rate)
+            .field("speakers", &self.speakers)
+            .field("digits", &self.digits)
+            .field("takes", &self.takes)
+            .field("samples", &self.data.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SpeechBank {
@@ -307,6 +319,7 @@ mod tests {
                 }
             }
         }
+        assert!(format!("{b:?}").len() < 200);
         assert_eq!(mu_law_decode(0), 0.0);
         assert!((mu_law_decode(127) - 1.0).abs() < 1e-6);
         assert!((mu_law_decode(-127i8 as u8) + 1.0).abs() < 1e-6);

@@ -169,12 +169,20 @@ impl SpokenDigits {
                 c.spectrogram.sample_rate
             )));
         }
-        if c.max_digits.saturating_mul(bank.longest()) > c.length {
+        // Sorted uniform starts fit clips of total length S in `length` with probability
+        // (1 - S / length)^n (continuous approximation); refuse settings whose worst case needs
+        // more than about a million redraws.
+        let worst = c.max_digits as f64 * bank.longest() as f64 / c.length as f64;
+        if worst >= 1.0 || (1.0 - worst).powi(c.max_digits.min(1 << 20) as i32) < 1e-6 {
             return Err(invalid(format!(
-                "length {} cannot hold max_digits {} clips of up to {} samples",
+                "length {} cannot reliably hold max_digits {} clips of up to {} samples \
+                 without overlap (the placement would be redrawn about {:.0e} times)",
                 c.length,
                 c.max_digits,
-                bank.longest()
+                bank.longest(),
+                (1.0 - worst.min(1.0))
+                    .powi(c.max_digits.min(1 << 20) as i32)
+                    .recip()
             )));
         }
         let spectrogram = MelSpectrogram::new(c.spectrogram.clone())?;

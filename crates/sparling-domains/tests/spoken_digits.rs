@@ -221,7 +221,15 @@ fn bad_configurations_name_the_field() {
             max_digits: 500,
             ..base()
         })
-        .contains("cannot hold")
+        .contains("cannot reliably hold")
+    );
+    // 20 clips would fit, but almost never by uniform starts
+    assert!(
+        err(SpokenDigitsConfig {
+            max_digits: 20,
+            ..base()
+        })
+        .contains("redrawn about")
     );
     assert!(
         err(SpokenDigitsConfig {
