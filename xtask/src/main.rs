@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod formula_glyphs;
 mod reproduce;
 mod speech_bank;
 mod util;
@@ -24,6 +25,8 @@ enum Task {
     Reproduce(reproduce::Reproduce),
     /// Run the criterion benchmarks with recorded thread settings and collect the summaries.
     Bench(bench::Bench),
+    /// Rasterise the formula domain's glyph asset from Latin Modern Math.
+    FormulaGlyphs(formula_glyphs::FormulaGlyphs),
     /// Render the bank of spoken digits with espeak-ng into the sparling-domains asset.
     SpeechBank(speech_bank::SpeechBank),
 }
@@ -32,6 +35,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Reproduce(r) => r.run(),
         Task::Bench(b) => b.run(),
+        Task::FormulaGlyphs(g) => g.run(),
         Task::SpeechBank(s) => s.run(),
     }
 }

@@ -4,6 +4,7 @@ pub mod bank;
 pub mod digit_circle;
 pub mod domain;
 pub mod error;
+pub mod formula;
 pub mod picture;
 pub mod record;
 pub mod sample;
@@ -20,6 +21,7 @@ pub use digit_circle::{
 };
 pub use domain::{Batch, Domain, MIN_DENSITY_SEED, min_density, min_density_with_seed, sample_rng};
 pub use error::{Error, Result};
+pub use formula::{Formula, FormulaConfig, FormulaTrace, GlyphScale};
 pub use record::{MotifRecord, SampleRecord};
 pub use sample::{Footprint, Input, Motif, Sample};
 pub use single_digit::{SingleDigit, SingleDigitConfig, SingleDigitTrace};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::digit_circle::{DigitCircle, DigitCircleConfig};
 use crate::domain::Domain;
 use crate::error::Result;
+use crate::formula::{Formula, FormulaConfig};
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
 use crate::spoken_digits::{SpokenDigits, SpokenDigitsConfig};
 
@@ -17,20 +18,24 @@ pub enum DomainSpec {
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
+    /// Formula (the paper's LaTeX-OCR domain).
+    Formula(FormulaConfig),
     /// SpokenDigits (the paper's spoken-digit sequences; `split` picks the speakers).
     SpokenDigits(SpokenDigitsConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 3] = ["digit-circle", "single-digit", "spoken-digits"];
+    pub const NAMES: [&'static str; 4] =
+        ["digit-circle", "single-digit", "formula", "spoken-digits"];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
-    /// `"single-digit"`, `"spoken-digits"`: its training split).
+    /// `"single-digit"`, `"formula"`, `"spoken-digits"`: its training split).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
             "single-digit" => Some(DomainSpec::SingleDigit(SingleDigitConfig::default())),
+            "formula" => Some(DomainSpec::Formula(FormulaConfig::default())),
             "spoken-digits" => Some(DomainSpec::SpokenDigits(SpokenDigitsConfig::default())),
             _ => None,
         }
@@ -41,6 +46,7 @@ impl DomainSpec {
         match self {
             DomainSpec::DigitCircle(_) => "digit-circle",
             DomainSpec::SingleDigit(_) => "single-digit",
+            DomainSpec::Formula(_) => "formula",
             DomainSpec::SpokenDigits(_) => "spoken-digits",
         }
     }
@@ -50,6 +56,7 @@ impl DomainSpec {
         Ok(match self {
             DomainSpec::DigitCircle(c) => Box::new(DigitCircle::new(c.clone())?),
             DomainSpec::SingleDigit(c) => Box::new(SingleDigit::new(c.clone())?),
+            DomainSpec::Formula(c) => Box::new(Formula::new(c.clone())?),
             DomainSpec::SpokenDigits(c) => Box::new(SpokenDigits::new(c.clone())?),
         })
     }
@@ -79,6 +86,12 @@ mod tests {
             assert_eq!(spec.build().unwrap().name(), name);
         }
         assert!(DomainSpec::from_name("latex").is_none());
+        let f: DomainSpec = serde_json::from_str(
+            r#"{"domain": "formula", "scale": "half", "height": 60, "width": 180}"#,
+        )
+        .unwrap();
+        assert_eq!(f, DomainSpec::Formula(crate::FormulaConfig::half()));
+        assert_eq!(f.build().unwrap().input_shape(), vec![1, 60, 180]);
         let bad = DomainSpec::SingleDigit(SingleDigitConfig {
             size: 4,
             ..Default::default()
