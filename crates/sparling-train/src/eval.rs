@@ -15,6 +15,7 @@ use sparling_nn::checkpoint;
 
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
+use crate::maps::MapDump;
 use crate::model::SparlingModel;
 use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
 
@@ -97,6 +98,19 @@ pub fn evaluate_range(
     samples: usize,
     snap: &ModelSnapshot,
 ) -> Result<EvalResult> {
+    evaluate_range_dumping(model, domain, first, samples, snap, None)
+}
+
+/// [`evaluate_range`], also writing each sample's motif map, true motifs and sequences to
+/// `dump` (the `score-motifs` format, see [`crate::maps`]) when given.
+pub fn evaluate_range_dumping(
+    model: &SparlingModel,
+    domain: &DigitCircle,
+    first: u64,
+    samples: usize,
+    snap: &ModelSnapshot,
+    mut dump: Option<&mut MapDump>,
+) -> Result<EvalResult> {
     let seed = DataSeeds::for_run(snap.seed).test;
     let channels = model.config().motif_channels;
     let mut confusion = Confusion::new(channels, domain.num_classes());
@@ -122,6 +136,17 @@ pub fn evaluate_range(
             .map(|ms| ms.iter().map(to_metric_motif).collect())
             .collect();
         confusion.add_batch_2d(maps, &motifs)?;
+        if let Some(dump) = dump.as_deref_mut() {
+            for (i, &index) in idx.iter().enumerate() {
+                dump.add(
+                    index,
+                    maps.index_axis(ndarray::Axis(0), i),
+                    &batch.motifs[i],
+                    &batch.tokens[i],
+                    &pred[i],
+                )?;
+            }
+        }
         nonzero += maps.iter().filter(|&&v| v != 0.0).count() as u64;
         total += maps.len() as u64;
         for (y, y_hat) in batch.tokens.iter().zip(&pred) {
@@ -175,6 +200,9 @@ pub struct RunEvalOptions {
     pub curve_span: f64,
     /// Inputs shown in the motif-overlay picture.
     pub overlay_samples: usize,
+    /// Also write the headline model's motif maps on the test samples to this JSONL file
+    /// (the `score-motifs` format, see [`crate::maps`]).
+    pub dump_maps: Option<std::path::PathBuf>,
 }
 
 impl Default for RunEvalOptions {
@@ -184,6 +212,7 @@ impl Default for RunEvalOptions {
             curve_samples: 1_000,
             curve_span: 10.5,
             overlay_samples: 8,
+            dump_maps: None,
         }
     }
 }
@@ -224,7 +253,18 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     };
     let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
     let model = SparlingModel::from_snapshot(&headline_snap)?;
-    let headline = evaluate(&model, &domain, opts.samples, &headline_snap)?;
+    let mut dump = opts.dump_maps.as_deref().map(MapDump::create).transpose()?;
+    let headline = evaluate_range_dumping(
+        &model,
+        &domain,
+        0,
+        opts.samples,
+        &headline_snap,
+        dump.as_mut(),
+    )?;
+    if let Some(dump) = dump {
+        dump.finish()?;
+    }
     write_pictures(
         &model,
         &domain,
@@ -283,18 +323,23 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
 
 /// Evaluates one checkpoint's model on the test samples `first..first + samples` and writes
 /// `eval.json`, `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png`
-/// into `out`.
+/// into `out`, and the motif maps to `dump_maps` if given (see [`crate::maps`]).
 pub fn evaluate_checkpoint(
     snap: &ModelSnapshot,
     first: u64,
     samples: usize,
     overlay_samples: usize,
     out: &Path,
+    dump_maps: Option<&Path>,
 ) -> Result<EvalResult> {
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     let domain = DigitCircle::new(snap.config.domain.clone())?;
     let model = SparlingModel::from_snapshot(snap)?;
-    let result = evaluate_range(&model, &domain, first, samples, snap)?;
+    let mut dump = dump_maps.map(MapDump::create).transpose()?;
+    let result = evaluate_range_dumping(&model, &domain, first, samples, snap, dump.as_mut())?;
+    if let Some(dump) = dump {
+        dump.finish()?;
+    }
     write_pictures(&model, &domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
     write_atomic(&out.join("eval.json"), json.as_bytes())?;

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run};
-use sparling_train::state::{
-    LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, load_train_state,
-};
+use sparling_train::state::{RunDir, load_model_snapshot, load_train_state};
 
 /// Arguments of `sparling eval`.
 #[derive(clap::Args, Debug)]
@@ -32,6 +30,11 @@ pub struct Args {
     /// Output directory (eval.json, motifs.png, confusion.png).
     #[arg(long)]
     out: PathBuf,
+    /// Also write the motif maps of the scored test samples (with --run: the operating
+    /// point's) to this JSONL file, one sample per line with its surviving activations and
+    /// true motifs, in the format `sparling score-motifs` reads.
+    #[arg(long, value_name = "FILE.jsonl")]
+    dump_maps: Option<PathBuf>,
 }
 
 /// Runs `sparling eval`.
@@ -45,6 +48,7 @@ pub fn run(args: Args) -> Result<()> {
             let opts = RunEvalOptions {
                 samples,
                 curve_samples: args.curve_samples.min(samples),
+                dump_maps: args.dump_maps.clone(),
                 ..RunEvalOptions::default()
             };
             let result = evaluate_run(&run, &args.out, &opts)
@@ -69,30 +73,22 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         (None, Some(file)) => {
-            let snap: ModelSnapshot = match sparling_train::checkpoint_kind(file)?.as_str() {
-                MODEL_KIND => sparling_nn_load(file, MODEL_KIND)?,
-                TRAIN_KIND | LEGACY_TRAIN_KIND => {
-                    load_train_state(file)
-                        .with_context(|| format!("loading {}", file.display()))?
-                        .model
-                }
-                other => bail!("{} is a {other:?} file, not a model", file.display()),
-            };
+            let snap =
+                load_model_snapshot(file).with_context(|| format!("loading {}", file.display()))?;
             let samples = args.samples.unwrap_or(snap.config.test_samples);
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
-            let result = evaluate_checkpoint(&snap, args.first_sample, samples, overlay, &args.out)
-                .with_context(|| format!("evaluating {}", file.display()))?;
+            let result = evaluate_checkpoint(
+                &snap,
+                args.first_sample,
+                samples,
+                overlay,
+                &args.out,
+                args.dump_maps.as_deref(),
+            )
+            .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
         _ => bail!("give exactly one of --run DIR or --checkpoint FILE"),
     }
-}
-
-fn sparling_nn_load<T: serde::de::DeserializeOwned>(
-    path: &std::path::Path,
-    kind: &str,
-) -> Result<T> {
-    sparling_train::load_checkpoint(path, kind)
-        .with_context(|| format!("loading {}", path.display()))
 }
