@@ -158,9 +158,19 @@ fn quick_pipeline_runs_end_to_end() {
     assert!(md.contains("| sparling | 1 |"), "{md}");
     // Stopped by --max-steps, so no status.json: the runs table reads the last validation.
     assert!(
-        md.contains("| sparling-seed0 | 1000 | 125 |") && md.contains("interrupted"),
+        md.contains("| 1000 | 125 |") && md.contains("interrupted"),
         "{md}"
     );
+    // Where the run trained, recorded by `train` (two sessions, one machine, 2 threads).
+    let runs_row = md
+        .lines()
+        .find(|l| l.starts_with("| sparling-seed0 |"))
+        .unwrap();
+    assert!(runs_row.contains("logical CPUs) | 2 | `"), "{runs_row}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run-info.json")).unwrap()).unwrap();
+    assert_eq!(info["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(info["sessions"][1]["started_at_samples"], 560);
     assert!(root.path().join("report.json").exists());
     assert!(root.path().join("training_accuracy.png").exists());
 }

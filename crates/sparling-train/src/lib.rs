@@ -25,6 +25,7 @@ pub mod export;
 pub mod maps;
 pub mod model;
 pub mod report;
+pub mod run_info;
 pub mod schedule;
 pub mod state;
 pub mod trainer;

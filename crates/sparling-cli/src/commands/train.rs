@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use sparling_train::config::TrainConfig;
+use sparling_train::run_info::{Session, record_session};
 use sparling_train::state::{RunDir, TrainState, ValidationRecord};
 use sparling_train::trainer::{Outcome, Progress, Trainer};
 
@@ -106,6 +107,16 @@ pub fn run(args: Args) -> Result<()> {
     let resumed = trainer.state().model.samples;
     if resumed > 0 {
         eprintln!("resuming {} at {resumed} samples", args.out.display());
+    }
+    if trainer.state().finished.is_none() {
+        // Where this session trains, for the report (read back from the run directory).
+        let session = Session::here(
+            env!("SPARLING_REVISION"),
+            rayon::current_num_threads(),
+            resumed,
+        );
+        record_session(&args.out, session)
+            .with_context(|| format!("recording the session in {}", args.out.display()))?;
     }
     let outcome = if args.quiet {
         trainer.run(&stop, args.max_steps, &mut Lines)?
