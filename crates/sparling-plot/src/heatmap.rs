@@ -33,10 +33,13 @@ pub struct Heatmap {
     cell_size: Option<u32>,
     font_scale: u32,
     show_values: bool,
+    highlighted: Vec<(usize, usize)>,
 }
 
 /// Colour of non-finite cells.
 const MISSING: Color = Color::rgb(200, 200, 200);
+/// Colour of the frames of highlighted cells.
+const HIGHLIGHT: Color = Color::rgb(255, 127, 14);
 
 impl Heatmap {
     /// A heatmap of `values` (row-major; every row must have the same length) titled `title`.
@@ -63,6 +66,7 @@ impl Heatmap {
             y_label: String::new(),
             cell_size: None,
             font_scale: 2,
+            highlighted: Vec::new(),
             show_values: true,
         })
     }
@@ -161,6 +165,13 @@ impl Heatmap {
     /// large enough to hold them.
     pub fn show_values(mut self, show: bool) -> Heatmap {
         self.show_values = show;
+        self
+    }
+
+    /// Frames the cells `(row, col)` in orange (for example a confusion matrix's assignment);
+    /// cells outside the matrix are ignored.
+    pub fn highlight(mut self, cells: impl IntoIterator<Item = (usize, usize)>) -> Heatmap {
+        self.highlighted = cells.into_iter().collect();
         self
     }
 
@@ -307,6 +318,21 @@ impl Heatmap {
             grid_h as u32,
             Color::GRAY,
         );
+
+        for &(i, j) in &self.highlighted {
+            if i < self.rows() && j < self.cols {
+                let (x, y) = (grid_left + j as i32 * cell, grid_top + i as i32 * cell);
+                for k in 0..(2 * si).min(cell / 4).max(1) {
+                    c.rect(
+                        x + k,
+                        y + k,
+                        (cell - 2 * k) as u32,
+                        (cell - 2 * k) as u32,
+                        HIGHLIGHT,
+                    );
+                }
+            }
+        }
 
         // Row labels, column labels, axis labels, title.
         for (i, l) in self.row_labels.iter().enumerate() {
@@ -485,5 +511,28 @@ mod tests {
         assert_eq!(h.value_range(), Some((-2.0, 1.0)));
         let h = Heatmap::new("", vec![vec![f64::NAN]]).unwrap();
         assert_eq!(h.value_range(), None);
+    }
+
+    #[test]
+    fn heatmap_highlight_frames_only_the_given_cells() {
+        let count = |c: &Canvas| {
+            (0..c.height())
+                .flat_map(|y| (0..c.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| c.pixel(x, y) == Some(HIGHLIGHT))
+                .count()
+        };
+        let map = Heatmap::from_counts("", &[vec![9, 1], vec![2, 8]]).unwrap();
+        assert_eq!(count(&map.clone().render()), 0);
+        let one = count(&map.clone().highlight([(0, 0)]).render());
+        assert!(one > 0);
+        assert_eq!(
+            count(&map.clone().highlight([(0, 0), (1, 1)]).render()),
+            2 * one
+        );
+        assert_eq!(
+            count(&map.highlight([(5, 5)]).render()),
+            0,
+            "outside: ignored"
+        );
     }
 }

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use ndarray::Ix4;
 use serde::{Deserialize, Serialize};
-use sparling_domains::picture::{MotifMap, OverlayStyle, grid, overlay_motifs};
 use sparling_domains::{DigitCircle, Domain, Footprint, Motif, min_density};
 use sparling_metrics::confusion::Confusion;
 use sparling_metrics::edit::E2eAccumulator;
@@ -17,6 +16,7 @@ use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
 use crate::maps::MapDump;
 use crate::model::SparlingModel;
+use crate::pictures::{MotifPanel, confusion_figure, motif_figure};
 use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
 
 /// The scores of one model on `samples` test samples.
@@ -346,8 +346,9 @@ pub fn evaluate_checkpoint(
     Ok(result)
 }
 
-/// `motifs.png` (motif maps over the first test inputs, footprints outlined) and
-/// `confusion.png` (the confusion heatmap with the optimal permutation applied).
+/// `motifs.png` (motif maps over the first `n` test inputs, markers coloured by the class
+/// their channel is assigned to, the true and predicted sequences under each) and
+/// `confusion.png` (the labelled confusion matrix); see [`crate::pictures`].
 fn write_pictures(
     model: &SparlingModel,
     domain: &DigitCircle,
@@ -360,27 +361,43 @@ fn write_pictures(
     let indices: Vec<u64> = (0..n as u64).collect();
     let samples = domain.batch(seed, &indices);
     let batch = domain.batch_arrays(seed, &indices);
-    let (_, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
+    let (predicted, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
     let maps = map
         .data()
         .view()
         .into_dimensionality::<Ix4>()
         .map_err(|e| Error::Run(format!("motif map is not 4-D: {e}")))?;
-    let mut images = Vec::new();
-    for (i, s) in samples.iter().enumerate() {
-        let style = OverlayStyle {
-            scale: 3,
-            marker: 3,
-            boxes: true,
-        };
-        images.push(overlay_motifs(
-            s,
-            MotifMap::Dense(maps.index_axis(ndarray::Axis(0), i)),
-            style,
-        )?);
-    }
-    let picture = grid(&images, 4, 6)?;
-    picture.save_png(out.join("motifs.png"))?;
-    let png = sparling_metrics::heatmap::heatmap_png(&result.confusion, &Default::default())?;
-    write_atomic(&out.join("confusion.png"), &png)
+    let panels: Vec<MotifPanel> = samples
+        .iter()
+        .zip(&predicted)
+        .enumerate()
+        .map(|(i, (sample, predicted))| MotifPanel {
+            sample,
+            map: maps.index_axis(ndarray::Axis(0), i),
+            predicted,
+        })
+        .collect();
+    let title = format!(
+        "Motif maps at density {:.3e}, test samples 0-{}",
+        snap.density,
+        n.saturating_sub(1)
+    );
+    let motifs = motif_figure(&panels, &result.assignment, domain.vocab(), &title)?;
+    write_png(&out.join("motifs.png"), &motifs)?;
+    write_confusion_png(&out.join("confusion.png"), &result.confusion, snap.density)
+}
+
+/// Writes the labelled confusion matrix of a model at `density` (see
+/// [`crate::pictures::confusion_figure`]).
+pub fn write_confusion_png(path: &Path, confusion: &Confusion, density: f64) -> Result<()> {
+    let title = format!("Motif confusion at density {density:.3e} (framed: the assignment)");
+    write_png(path, &confusion_figure(confusion, &title)?)
+}
+
+/// Writes `canvas` to `path` as a PNG, atomically.
+pub fn write_png(path: &Path, canvas: &sparling_plot::Canvas) -> Result<()> {
+    let png = canvas
+        .to_png_bytes()
+        .map_err(|e| Error::Run(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &png)
 }

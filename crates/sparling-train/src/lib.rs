@@ -24,6 +24,7 @@ pub mod eval;
 pub mod export;
 pub mod maps;
 pub mod model;
+pub mod pictures;
 pub mod report;
 pub mod run_info;
 pub mod schedule;
