@@ -34,7 +34,7 @@ pub struct Reproduce {
     /// Rayon threads per run (default: the machine's cores divided by --jobs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Output directory (default target/reproduce/<profile>).
+    /// Output directory (default `target/reproduce/<profile>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only this experiment (e.g. `sparling`, `st`, `l1-1`).

@@ -12,7 +12,7 @@ use crate::single_digit::{SingleDigit, SingleDigitConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "domain", rename_all = "kebab-case")]
 pub enum DomainSpec {
-    /// DigitCircle (SPEC section 4).
+    /// DigitCircle (the paper's main synthetic domain).
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
