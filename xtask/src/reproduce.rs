@@ -276,11 +276,17 @@ impl Reproduce {
             }
         };
         eprintln!("[xtask] train {}-seed{}", job.experiment, job.seed);
-        let status = sparling(root, threads)
+        let mut train = sparling(root, threads);
+        train
             .args(["train", "--config"])
             .arg(&config)
             .args(["--seed", &job.seed.to_string(), "--out"])
-            .arg(&dir)
+            .arg(&dir);
+        if quiet {
+            // Its stderr goes to train.log: one line per validation, no bar.
+            train.arg("--quiet");
+        }
+        let status = train
             .stderr(log("train.log")?)
             .status()
             .context("starting `sparling train`")?;

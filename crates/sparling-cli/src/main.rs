@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod progress;
 
 /// Sparling: end-to-end spatial concept learning via extremely sparse activations.
 #[derive(Parser, Debug)]
