@@ -1,12 +1,13 @@
 //! Progress output of `sparling train`: a bar measured in density reductions (the annealing
 //! ladder's rungs down to the stopping density) with the sample rate and an ETA, or, when
 //! stderr is not a terminal (a log file, `--jobs` > 1, a cluster) or with `--quiet`, one plain
-//! line per validation.
+//! line per validation. And of `sparling eval`: a bar per scoring pass ([`EvalBar`]).
 
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sparling_train::config::{ScheduleConfig, TrainConfig};
+use sparling_train::eval::EvalProgress;
 use sparling_train::state::{TrainState, ValidationRecord};
 use sparling_train::trainer::Progress;
 
@@ -191,6 +192,56 @@ impl Progress for Bar {
     fn validation(&mut self, r: &ValidationRecord) {
         self.last_acc = r.accuracy;
         self.bar.println(format_record(r));
+    }
+}
+
+/// The progress of `sparling eval`: on a terminal, a bar per scoring pass (test samples
+/// scored, rate, ETA); otherwise one line per pass.
+pub struct EvalBar {
+    bar: Option<ProgressBar>,
+    terminal: bool,
+}
+
+impl EvalBar {
+    /// A bar when `terminal`, plain lines otherwise.
+    pub fn new(terminal: bool) -> EvalBar {
+        EvalBar {
+            bar: None,
+            terminal,
+        }
+    }
+
+    /// Removes the last bar.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl EvalProgress for EvalBar {
+    fn stage(&mut self, label: &str, samples: u64) {
+        self.finish();
+        if !self.terminal {
+            eprintln!("[eval] scoring the model at {label} on {samples} test samples");
+            return;
+        }
+        let bar = ProgressBar::new(samples);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} test samples, {per_sec}, ETA {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("(model at {label})"));
+        self.bar = Some(bar);
+    }
+
+    fn scored(&mut self, samples: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(samples);
+        }
     }
 }
 

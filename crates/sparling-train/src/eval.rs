@@ -64,6 +64,18 @@ impl SparlingModel {
     }
 }
 
+/// Told how far an evaluation has got (for a progress bar): each scoring pass announces
+/// itself with [`EvalProgress::stage`], then reports the samples it scores.
+pub trait EvalProgress {
+    /// A scoring pass over `samples` test samples begins (`label`: e.g. "rung 32").
+    fn stage(&mut self, _label: &str, _samples: u64) {}
+    /// `samples` more test samples were scored.
+    fn scored(&mut self, _samples: u64) {}
+}
+
+/// No progress output.
+impl EvalProgress for () {}
+
 /// Converts a domain motif to the metrics crate's type.
 pub fn to_metric_motif(m: &Motif) -> sparling_metrics::Motif {
     match &m.footprint {
@@ -98,11 +110,12 @@ pub fn evaluate_range(
     samples: usize,
     snap: &ModelSnapshot,
 ) -> Result<EvalResult> {
-    evaluate_range_dumping(model, domain, first, samples, snap, None)
+    evaluate_range_dumping(model, domain, first, samples, snap, None, &mut ())
 }
 
 /// [`evaluate_range`], also writing each sample's motif map, true motifs and sequences to
-/// `dump` (the `score-motifs` format, see [`crate::maps`]) when given.
+/// `dump` (the `score-motifs` format, see [`crate::maps`]) when given, and reporting to
+/// `progress`.
 pub fn evaluate_range_dumping(
     model: &SparlingModel,
     domain: &DigitCircle,
@@ -110,7 +123,13 @@ pub fn evaluate_range_dumping(
     samples: usize,
     snap: &ModelSnapshot,
     mut dump: Option<&mut MapDump>,
+    progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
+    let label = match snap.rung {
+        Some(k) => format!("rung {k} (density {:.3e})", snap.density),
+        None => format!("density {:.3e}", snap.density),
+    };
+    progress.stage(&label, samples as u64);
     let seed = DataSeeds::for_run(snap.seed).test;
     let channels = model.config().motif_channels;
     let mut confusion = Confusion::new(channels, domain.num_classes());
@@ -152,6 +171,7 @@ pub fn evaluate_range_dumping(
         for (y, y_hat) in batch.tokens.iter().zip(&pred) {
             e2e.add(y, y_hat);
         }
+        progress.scored(idx.len() as u64);
     }
     let errors = confusion.errors();
     Ok(EvalResult {
@@ -220,6 +240,16 @@ impl Default for RunEvalOptions {
 /// Evaluates a run: the headline model and the curve; writes `eval.json`, `motifs.png` and
 /// `confusion.png` into `out`.
 pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
+    evaluate_run_with_progress(dir, out, opts, &mut ())
+}
+
+/// [`evaluate_run`], reporting each scoring pass to `progress`.
+pub fn evaluate_run_with_progress(
+    dir: &RunDir,
+    out: &Path,
+    opts: &RunEvalOptions,
+    progress: &mut dyn EvalProgress,
+) -> Result<RunEvaluation> {
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
@@ -261,6 +291,7 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         opts.samples,
         &headline_snap,
         dump.as_mut(),
+        progress,
     )?;
     if let Some(dump) = dump {
         dump.finish()?;
@@ -299,14 +330,30 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         if *k == operating_rung {
             let mut r = headline.clone();
             if opts.curve_samples < opts.samples {
-                r = evaluate(&model, &domain, opts.curve_samples, &headline_snap)?;
+                r = evaluate_range_dumping(
+                    &model,
+                    &domain,
+                    0,
+                    opts.curve_samples,
+                    &headline_snap,
+                    None,
+                    progress,
+                )?;
             }
             curve.push(r);
             continue;
         }
         let snap = load(path)?;
         let m = SparlingModel::from_snapshot(&snap)?;
-        curve.push(evaluate(&m, &domain, opts.curve_samples, &snap)?);
+        curve.push(evaluate_range_dumping(
+            &m,
+            &domain,
+            0,
+            opts.curve_samples,
+            &snap,
+            None,
+            progress,
+        )?);
     }
     let result = RunEvaluation {
         seed: last.model.seed,
@@ -323,7 +370,8 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
 
 /// Evaluates one checkpoint's model on the test samples `first..first + samples` and writes
 /// `eval.json`, `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png`
-/// into `out`, and the motif maps to `dump_maps` if given (see [`crate::maps`]).
+/// into `out`, and the motif maps to `dump_maps` if given (see [`crate::maps`]); reports to
+/// `progress`.
 pub fn evaluate_checkpoint(
     snap: &ModelSnapshot,
     first: u64,
@@ -331,12 +379,21 @@ pub fn evaluate_checkpoint(
     overlay_samples: usize,
     out: &Path,
     dump_maps: Option<&Path>,
+    progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     let domain = DigitCircle::new(snap.config.domain.clone())?;
     let model = SparlingModel::from_snapshot(snap)?;
     let mut dump = dump_maps.map(MapDump::create).transpose()?;
-    let result = evaluate_range_dumping(&model, &domain, first, samples, snap, dump.as_mut())?;
+    let result = evaluate_range_dumping(
+        &model,
+        &domain,
+        first,
+        samples,
+        snap,
+        dump.as_mut(),
+        progress,
+    )?;
     if let Some(dump) = dump {
         dump.finish()?;
     }

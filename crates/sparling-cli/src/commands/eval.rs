@@ -1,10 +1,13 @@
 //! `sparling eval`: scores a run (`--run DIR`: the operating point and the error-vs-density
 //! curve) or one checkpoint (`--checkpoint FILE`).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run};
+use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run_with_progress};
+
+use crate::progress::EvalBar;
 use sparling_train::state::{RunDir, load_model_snapshot, load_train_state};
 
 /// Arguments of `sparling eval`.
@@ -51,8 +54,10 @@ pub fn run(args: Args) -> Result<()> {
                 dump_maps: args.dump_maps.clone(),
                 ..RunEvalOptions::default()
             };
-            let result = evaluate_run(&run, &args.out, &opts)
+            let mut bar = EvalBar::new(std::io::stderr().is_terminal());
+            let result = evaluate_run_with_progress(&run, &args.out, &opts, &mut bar)
                 .with_context(|| format!("evaluating run {}", dir.display()))?;
+            bar.finish();
             let h = &result.headline;
             println!(
                 "density {:.4e} (operating point {:.4e}{}): FPE {:.2}% FNE {:.2}% CE {:.2}% E2EE {:.2}% exact {:.2}% on {} samples",
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> Result<()> {
                 load_model_snapshot(file).with_context(|| format!("loading {}", file.display()))?;
             let samples = args.samples.unwrap_or(snap.config.test_samples);
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
+            let mut bar = EvalBar::new(std::io::stderr().is_terminal());
             let result = evaluate_checkpoint(
                 &snap,
                 args.first_sample,
@@ -84,8 +90,10 @@ pub fn run(args: Args) -> Result<()> {
                 overlay,
                 &args.out,
                 args.dump_maps.as_deref(),
+                &mut bar,
             )
             .with_context(|| format!("evaluating {}", file.display()))?;
+            bar.finish();
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
