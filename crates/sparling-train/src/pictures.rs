@@ -40,12 +40,12 @@ pub fn confusion_figure(confusion: &Confusion, title: &str) -> Result<Canvas> {
         .iter()
         .map(|r| match r {
             Some(c) => format!("channel {c}"),
-            None => "no channel".to_string(),
+            None => "no channel (missed)".to_string(),
         })
         .collect();
     let col_labels: Vec<String> = (0..classes)
         .map(|k| confusion.class_label(k))
-        .chain(std::iter::once("none".to_string()))
+        .chain(std::iter::once("no motif".to_string()))
         .collect();
     let highlighted: Vec<(usize, usize)> = order
         .iter()
@@ -56,8 +56,8 @@ pub fn confusion_figure(confusion: &Confusion, title: &str) -> Result<Canvas> {
         .and_then(|h| h.row_labels(row_labels))
         .and_then(|h| h.col_labels(col_labels))
         .map_err(plot_err)?
-        .x_label("true class (none: no motif there, a false positive)")
-        .y_label("predicted channel (no channel: a missed motif)")
+        .x_label("true class")
+        .y_label("channel")
         .highlight(highlighted);
     Ok(map.render())
 }
