@@ -454,9 +454,40 @@ impl LineChart {
             c.dashed_line(pl, py, pr, py, r.color, thick_default, 6 * s, 4 * s);
             if !r.label.is_empty() {
                 let w = Canvas::text_width(&r.label, s) as i32;
-                let lx = pr - pad - w;
                 let above = py - 2 * si - 7 * si;
-                let ly = if above < pt + si { py + 3 * si } else { above };
+                let above = if above < pt + si { py + 3 * si } else { above };
+                // Above the line at its right end, unless data cross that spot: then the
+                // candidate (right or left end, above or below) hiding the fewest points.
+                let candidates = [
+                    (pr - pad - w, above),
+                    (pl + pad, above),
+                    (pr - pad - w, py + 3 * si),
+                    (pl + pad, py + 3 * si),
+                ];
+                let hidden = |&(lx, ly): &(i32, i32)| {
+                    let b = Rect::new(
+                        lx - 2 * si,
+                        ly - 2 * si,
+                        (w + 4 * si) as u32,
+                        (th + 4 * si) as u32,
+                    );
+                    self.series
+                        .iter()
+                        .flat_map(|series| series.points.iter())
+                        .filter_map(|&(x, y)| {
+                            Some((
+                                f.px(self.x_scale.forward(x)?),
+                                f.py(self.y_scale.forward(y)?),
+                            ))
+                        })
+                        .filter(|&(x, y)| b.contains(x.round() as i64, y.round() as i64))
+                        .count()
+                };
+                let (lx, ly) = candidates
+                    .iter()
+                    .min_by_key(|c| hidden(c))
+                    .copied()
+                    .expect("four candidates");
                 c.text(lx, ly, &r.label, r.color, s);
                 label_boxes.push(Rect::new(lx, ly, w as u32, th as u32));
             }
@@ -675,5 +706,34 @@ mod tests {
         // The rotated y label sits at the left edge, the x label at the bottom.
         assert!(ink_rows(&full, 100..200, 5..14) > 20);
         assert!(ink_rows(&full, 286..295, 100..300) > 20);
+    }
+
+    #[test]
+    fn line_chart_reference_label_avoids_the_data() {
+        let red = Color::rgb(220, 0, 0);
+        let ink = |data_x: f64| {
+            let chart = LineChart::new("")
+                .legend(false)
+                .x_range(0.0, 10.0)
+                .y_range(0.0, 2.0)
+                .series(Series::new(
+                    "",
+                    (0..=20).map(|k| (data_x + k as f64 * 0.05, 1.04)),
+                ))
+                .reference_line(ReferenceLine::new(1.0, "reference label").color(red));
+            let c = chart.render(600, 300);
+            let count = |x0: u32, x1: u32| {
+                (0..c.height())
+                    .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                    .filter(|&(x, y)| c.pixel(x, y) == Some(red))
+                    .count()
+            };
+            (count(0, 300), count(300, 600))
+        };
+        // Data at the right end: the label goes left; data at the left end: it stays right.
+        let (left, right) = ink(9.0);
+        assert!(left > right, "{left} {right}");
+        let (left, right) = ink(0.0);
+        assert!(right > left, "{left} {right}");
     }
 }
