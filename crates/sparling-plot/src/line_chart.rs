@@ -3,6 +3,7 @@
 use crate::canvas::{Canvas, Marker, Rect};
 use crate::color::{Color, palette};
 use crate::font;
+use crate::reference::{ReferenceLine, label_position};
 use crate::ticks::{Axis, Scale};
 
 /// One named line of a [`LineChart`].
@@ -63,32 +64,6 @@ impl Series {
     /// The points as given (unplottable ones included).
     pub fn points(&self) -> &[(f64, f64)] {
         &self.points
-    }
-}
-
-/// A labelled horizontal line at a fixed y value (for example the paper's figure to compare
-/// against), drawn dashed across the plot area with its label above its right end.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReferenceLine {
-    y: f64,
-    label: String,
-    color: Color,
-}
-
-impl ReferenceLine {
-    /// A grey dashed reference line at `y` labelled `label` (the label may be empty).
-    pub fn new(y: f64, label: impl Into<String>) -> ReferenceLine {
-        ReferenceLine {
-            y,
-            label: label.into(),
-            color: Color::rgb(90, 90, 90),
-        }
-    }
-
-    /// Uses `color` for the line and its label.
-    pub fn color(mut self, color: Color) -> ReferenceLine {
-        self.color = color;
-        self
     }
 }
 
@@ -454,40 +429,18 @@ impl LineChart {
             c.dashed_line(pl, py, pr, py, r.color, thick_default, 6 * s, 4 * s);
             if !r.label.is_empty() {
                 let w = Canvas::text_width(&r.label, s) as i32;
-                let above = py - 2 * si - 7 * si;
-                let above = if above < pt + si { py + 3 * si } else { above };
-                // Above the line at its right end, unless data cross that spot: then the
-                // candidate (right or left end, above or below) hiding the fewest points.
-                let candidates = [
-                    (pr - pad - w, above),
-                    (pl + pad, above),
-                    (pr - pad - w, py + 3 * si),
-                    (pl + pad, py + 3 * si),
-                ];
-                let hidden = |&(lx, ly): &(i32, i32)| {
-                    let b = Rect::new(
-                        lx - 2 * si,
-                        ly - 2 * si,
-                        (w + 4 * si) as u32,
-                        (th + 4 * si) as u32,
-                    );
-                    self.series
-                        .iter()
-                        .flat_map(|series| series.points.iter())
-                        .filter_map(|&(x, y)| {
-                            Some((
-                                f.px(self.x_scale.forward(x)?),
-                                f.py(self.y_scale.forward(y)?),
-                            ))
-                        })
-                        .filter(|&(x, y)| b.contains(x.round() as i64, y.round() as i64))
-                        .count()
-                };
-                let (lx, ly) = candidates
+                let points: Vec<(f64, f64)> = self
+                    .series
                     .iter()
-                    .min_by_key(|c| hidden(c))
-                    .copied()
-                    .expect("four candidates");
+                    .flat_map(|series| series.points.iter())
+                    .filter_map(|&(x, y)| {
+                        Some((
+                            f.px(self.x_scale.forward(x)?),
+                            f.py(self.y_scale.forward(y)?),
+                        ))
+                    })
+                    .collect();
+                let (lx, ly) = label_position(py, (pl, pr, pt), (w, th), pad, si, &points);
                 c.text(lx, ly, &r.label, r.color, s);
                 label_boxes.push(Rect::new(lx, ly, w as u32, th as u32));
             }
