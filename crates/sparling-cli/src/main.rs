@@ -53,9 +53,61 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
-fn main() -> anyhow::Result<()> {
+/// Rust ignores SIGPIPE, so a write to a closed pipe (`sparling eval ... | head -c 10`) fails
+/// and `println!` panics. Restoring the default action ends the process quietly at that
+/// write instead, as every Unix filter does. (`train` writes nothing to standard output; a
+/// closed standard error ends it as a `kill -9` would, and it resumes from its checkpoint.)
+#[cfg(unix)]
+fn default_sigpipe() {
+    // SAFETY: resetting a signal's disposition to its default has no memory-safety
+    // preconditions; it is done before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
+/// The error and its causes, each cause once: a cause whose text the message before it
+/// already contains (many errors print their source in their own message) is skipped.
+fn report(error: &anyhow::Error) -> String {
+    let mut out = format!("Error: {error}");
+    let mut previous = error.to_string();
+    let mut causes = Vec::new();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            causes.push(text.clone());
+        }
+        previous = text;
+    }
+    match causes.as_slice() {
+        [] => {}
+        [one] => out.push_str(&format!("\n\nCaused by:\n    {one}")),
+        many => {
+            out.push_str("\n\nCaused by:");
+            for (i, c) in many.iter().enumerate() {
+                out.push_str(&format!("\n    {i}: {c}"));
+            }
+        }
+    }
+    out
+}
+
+fn main() -> std::process::ExitCode {
     tune_allocator();
-    let cli = Cli::parse();
+    default_sigpipe();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{}", report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Info => commands::info::run(),
         Command::Generate(args) => commands::generate::run(args),

@@ -90,15 +90,16 @@ impl SampleRecord {
     pub fn to_sample(&self) -> Result<Sample> {
         let h = self.image.len();
         let w = self.image.first().map_or(0, String::len);
+        if let Some((r, line)) = self.image.iter().enumerate().find(|(_, l)| l.len() != w) {
+            return Err(Error::Record(format!(
+                "sample {}: image row {r} has {} characters, row 0 has {w}",
+                self.index,
+                line.len()
+            )));
+        }
+        // Every row checked first, so the allocation is the size of the text read.
         let mut data = Vec::with_capacity(h * w);
         for (r, line) in self.image.iter().enumerate() {
-            if line.len() != w {
-                return Err(Error::Record(format!(
-                    "sample {}: image row {r} has {} characters, row 0 has {w}",
-                    self.index,
-                    line.len()
-                )));
-            }
             for ch in line.chars() {
                 data.push(match ch {
                     '0' => 0.0,

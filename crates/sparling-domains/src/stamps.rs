@@ -293,8 +293,8 @@ impl StampSet {
 }
 
 /// Where a domain's stamps come from (serde: `"paper"`, `{"text": "..."}` or
-/// `{"file": "path"}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// `{"file": "path"}`; any other value is refused with those three forms listed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StampSource {
     /// The paper's stamps, embedded in the crate.
@@ -304,6 +304,57 @@ pub enum StampSource {
     Text(String),
     /// Stamps read from a file in the text format.
     File(PathBuf),
+}
+
+/// The three accepted forms, for error messages.
+const STAMP_FORMS: &str = r#""paper", {"text": "<stamps>"} or {"file": "<path>"}"#;
+
+impl<'de> Deserialize<'de> for StampSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Forms;
+        impl<'de> serde::de::Visitor<'de> for Forms {
+            type Value = StampSource;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "{STAMP_FORMS}")
+            }
+
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                match v {
+                    "paper" => Ok(StampSource::Paper),
+                    other => Err(E::custom(format!(
+                        "stamps must be {STAMP_FORMS}, got the string {other:?}"
+                    ))),
+                }
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                use serde::de::Error as _;
+                let bad = |what: String| {
+                    A::Error::custom(format!("stamps must be {STAMP_FORMS}, got {what}"))
+                };
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(bad("an empty object".into()));
+                };
+                let source = match key.as_str() {
+                    "text" => StampSource::Text(map.next_value()?),
+                    "file" => StampSource::File(map.next_value()?),
+                    other => return Err(bad(format!("an object with the key {other:?}"))),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(bad(format!("a second key {extra:?}")));
+                }
+                Ok(source)
+            }
+        }
+        d.deserialize_any(Forms)
+    }
 }
 
 impl StampSource {
@@ -326,6 +377,36 @@ impl StampSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_source_forms_and_their_message() {
+        let parse = |t: &str| serde_json::from_str::<StampSource>(t);
+        assert_eq!(parse(r#""paper""#).unwrap(), StampSource::Paper);
+        assert_eq!(
+            parse(r#"{"text": "x"}"#).unwrap(),
+            StampSource::Text("x".into())
+        );
+        assert_eq!(
+            parse(r#"{"file": "a/b"}"#).unwrap(),
+            StampSource::File("a/b".into())
+        );
+        for (bad, got) in [
+            (r#""bogus""#, r#"got the string "bogus""#),
+            (r#""text""#, r#"got the string "text""#),
+            (r#"{"path": "x"}"#, r#"the key "path""#),
+            (r#"{}"#, "an empty object"),
+            (r#"{"text": "x", "file": "y"}"#, r#"a second key "file""#),
+            ("3", "integer `3`"),
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains(STAMP_FORMS) && e.contains(got), "{bad}: {e}");
+            assert!(!e.contains("unknown variant"), "{bad}: {e}");
+        }
+        // Written as read.
+        for s in [StampSource::Paper, StampSource::Text("t".into())] {
+            assert_eq!(parse(&serde_json::to_string(&s).unwrap()).unwrap(), s);
+        }
+    }
 
     #[test]
     fn stamps_paper_asset_parses() {

@@ -443,14 +443,20 @@ impl Confusion {
         1.0 - ratio(matched, claimed)
     }
 
-    /// All four motif errors.
-    pub fn errors(&self) -> MotifErrors {
-        MotifErrors {
+    /// All four motif errors; [`Error::NoSamples`] for a table that holds neither a motif nor
+    /// a prediction (nothing was scored: all four would read 0, a perfect score).
+    pub fn errors(&self) -> Result<MotifErrors> {
+        if self.n_motifs() == 0 && self.n_predictions() == 0 {
+            return Err(Error::NoSamples {
+                what: "the motif errors",
+            });
+        }
+        Ok(MotifErrors {
             fpe: self.fpe(),
             fne: self.fne(),
             ce: self.ce(),
             ce_many_to_one: self.ce_many_to_one(),
-        }
+        })
     }
 
     /// Adds a class named `name` (id = the old class count) and returns its id. Used when the
@@ -572,21 +578,13 @@ mod tests {
     #[test]
     fn confusion_empty_cases_are_zero() {
         let c = Confusion::new(4, 3);
-        assert_eq!(
-            c.errors(),
-            MotifErrors {
-                fpe: 0.0,
-                fne: 0.0,
-                ce: 0.0,
-                ce_many_to_one: 0.0
-            }
-        );
+        assert!(matches!(c.errors(), Err(Error::NoSamples { .. })));
         assert_eq!(c.optimal_assignment(), vec![None; 4]);
         // Nothing predicted: FNE 1, the rest 0.
         let mut c = Confusion::new(2, 2);
         c.add(&sample(2, &[(None, 0), (None, 1)], &[0, 0])).unwrap();
         assert_eq!(
-            c.errors(),
+            c.errors().unwrap(),
             MotifErrors {
                 fpe: 0.0,
                 fne: 1.0,
@@ -598,7 +596,7 @@ mod tests {
         let mut c = Confusion::new(2, 2);
         c.add(&sample(2, &[], &[3, 1])).unwrap();
         assert_eq!(
-            c.errors(),
+            c.errors().unwrap(),
             MotifErrors {
                 fpe: 1.0,
                 fne: 0.0,
@@ -607,7 +605,10 @@ mod tests {
             }
         );
         // No channels or no classes at all.
-        assert_eq!(Confusion::new(0, 0).errors(), MotifErrors::default());
+        assert!(matches!(
+            Confusion::new(0, 0).errors(),
+            Err(Error::NoSamples { .. })
+        ));
         let mut c = Confusion::new(0, 2);
         c.record(None, Some(1), 2).unwrap();
         assert_eq!(c.fne(), 1.0);
@@ -647,7 +648,7 @@ mod tests {
             }
             assert_eq!(a.ce(), b.ce());
             assert_eq!(a.ce_many_to_one(), b.ce_many_to_one());
-            assert_eq!(a.errors(), b.errors());
+            assert_eq!(a.errors().unwrap(), b.errors().unwrap());
             // The assignment follows the permutation (channel c of b is perm[c] of a) whenever
             // the optimum is unique; its matched count always agrees.
             assert_eq!(a.matched_one_to_one(), b.matched_one_to_one());
@@ -738,7 +739,7 @@ mod tests {
         assert_eq!(r.count(Some(1), Some(0)), 1);
         assert_eq!(r.count(Some(1), None), 4);
         assert_eq!(r.count(None, Some(0)), 3);
-        assert_eq!(r.errors(), c.errors());
+        assert_eq!(r.errors().unwrap(), c.errors().unwrap());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! `E2EE = mean over samples of d(y, y') / max(|y|, |y'|)`, with `d` the Levenshtein distance
 //! (unit-cost insertions, deletions and substitutions). The normalised distance of two empty
-//! sequences is 0. Over an empty set of samples, [`E2eAccumulator::e2ee`] is 0 and
-//! [`E2eAccumulator::exact_match_accuracy`] is 1 (vacuously, no sample is wrong).
+//! sequences is 0. Over an empty set of samples there is no score: [`E2eAccumulator::e2ee`] and
+//! [`E2eAccumulator::exact_match_accuracy`] return [`Error::NoSamples`] (their vacuous values,
+//! 0 and 1, would read as a perfect model).
 
 use serde::{Deserialize, Serialize};
 
@@ -82,27 +83,29 @@ impl E2eAccumulator {
         self.sum_normalized += other.sum_normalized;
     }
 
-    /// Mean normalised edit distance; 0 over no samples.
-    pub fn e2ee(&self) -> f64 {
+    /// Mean normalised edit distance; [`Error::NoSamples`] over no samples.
+    pub fn e2ee(&self) -> Result<f64> {
         if self.n == 0 {
-            0.0
-        } else {
-            self.sum_normalized / self.n as f64
+            return Err(Error::NoSamples {
+                what: "the end-to-end error",
+            });
         }
+        Ok(self.sum_normalized / self.n as f64)
     }
 
-    /// Fraction of exact matches; 1 over no samples.
-    pub fn exact_match_accuracy(&self) -> f64 {
+    /// Fraction of exact matches; [`Error::NoSamples`] over no samples.
+    pub fn exact_match_accuracy(&self) -> Result<f64> {
         if self.n == 0 {
-            1.0
-        } else {
-            self.exact as f64 / self.n as f64
+            return Err(Error::NoSamples {
+                what: "the exact-match accuracy",
+            });
         }
+        Ok(self.exact as f64 / self.n as f64)
     }
 }
 
 /// The end-to-end error of paired lists of targets and predictions. Errors if the lists have
-/// different lengths; 0 for empty lists.
+/// different lengths, and [`Error::NoSamples`] for empty lists.
 pub fn e2ee<T: PartialEq>(targets: &[Vec<T>], predictions: &[Vec<T>]) -> Result<f64> {
     if targets.len() != predictions.len() {
         return Err(Error::SizeMismatch {
@@ -115,7 +118,7 @@ pub fn e2ee<T: PartialEq>(targets: &[Vec<T>], predictions: &[Vec<T>]) -> Result<
     for (y, y_hat) in targets.iter().zip(predictions) {
         acc.add(y, y_hat);
     }
-    Ok(acc.e2ee())
+    acc.e2ee()
 }
 
 #[cfg(test)]
@@ -153,15 +156,20 @@ mod tests {
     #[test]
     fn e2e_accumulator_mean_exact_and_merge() {
         let mut a = E2eAccumulator::new();
-        assert_eq!((a.e2ee(), a.exact_match_accuracy()), (0.0, 1.0));
+        assert!(matches!(a.e2ee(), Err(Error::NoSamples { .. })));
+        assert!(matches!(
+            a.exact_match_accuracy(),
+            Err(Error::NoSamples { .. })
+        ));
+        assert!(matches!(e2ee::<u8>(&[], &[]), Err(Error::NoSamples { .. })));
         a.add(&[1, 2, 3], &[1, 2, 3]); // 0
         a.add(&[1, 2, 3, 4], &[1, 2, 4]); // 1/4
         let mut b = E2eAccumulator::new();
         b.add(&[5], &[6, 5]); // 1/2
         a.merge(&b);
         assert_eq!(a.n, 3);
-        assert_eq!(a.exact_match_accuracy(), 1.0 / 3.0);
-        assert!((a.e2ee() - 0.25).abs() < 1e-15);
+        assert_eq!(a.exact_match_accuracy().unwrap(), 1.0 / 3.0);
+        assert!((a.e2ee().unwrap() - 0.25).abs() < 1e-15);
         let t = vec![vec![1, 2, 3], vec![1, 2, 3, 4], vec![5]];
         let p = vec![vec![1, 2, 3], vec![1, 2, 4], vec![6, 5]];
         assert!((e2ee(&t, &p).unwrap() - 0.25).abs() < 1e-15);

@@ -85,6 +85,12 @@ pub enum Error {
         /// What was empty.
         what: &'static str,
     },
+    /// A score was asked of no samples at all (its value would read as perfect).
+    #[error("no samples to score ({what} of nothing would read as a perfect score)")]
+    NoSamples {
+        /// The score asked for.
+        what: &'static str,
+    },
     /// A real number that must be finite is not (bootstrap inputs, assignment weights).
     #[error("{what}: non-finite value {value} at index {index}")]
     NonFinite {

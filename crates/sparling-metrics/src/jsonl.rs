@@ -133,6 +133,11 @@ impl JsonlScorer {
             let label = &labels[m.class];
             m.class = match self.ids.get(label) {
                 Some(&id) => id,
+                None if confusion.classes() >= MAX_CLASSES => {
+                    return Err(Error::Format(format!(
+                        "class {label:?}: more than the limit of {MAX_CLASSES} distinct classes"
+                    )));
+                }
                 None => {
                     let id = confusion.push_class(label.clone());
                     self.ids.insert(label.clone(), id);
@@ -157,11 +162,15 @@ impl JsonlScorer {
         self.samples
     }
 
-    /// The result, with classes renumbered in sorted label order. With no samples, the table
-    /// has 0 channels and 0 classes.
-    pub fn finish(self) -> JsonlScore {
+    /// The result, with classes renumbered in sorted label order; [`Error::NoSamples`] when
+    /// no sample was read (an empty input scores nothing, not perfectly).
+    pub fn finish(self) -> Result<JsonlScore> {
         let confusion = match self.confusion {
-            None => Confusion::new(0, 0),
+            None => {
+                return Err(Error::NoSamples {
+                    what: "the motif errors",
+                });
+            }
             Some(c) => {
                 let names: Vec<String> = (0..c.classes()).map(|k| c.class_label(k)).collect();
                 let mut order: Vec<usize> = (0..names.len()).collect();
@@ -173,11 +182,11 @@ impl JsonlScorer {
                 c.reorder_classes(&order)
             }
         };
-        JsonlScore {
+        Ok(JsonlScore {
             confusion,
             samples: self.samples,
             multi_hits: self.multi_hits,
-        }
+        })
     }
 }
 
@@ -200,7 +209,7 @@ pub fn score_jsonl<R: BufRead>(reader: R, options: ScoreOptions) -> Result<Jsonl
         })?;
         scorer.add_line(i + 1, &text)?;
     }
-    Ok(scorer.finish())
+    scorer.finish()
 }
 
 fn get<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a Value> {
@@ -219,6 +228,12 @@ fn as_index(v: &Value, what: &dyn Fn() -> String) -> Result<usize> {
         })
 }
 
+/// Most channels (`C`) a map may have: the count table holds `(C + 1) x (classes + 1)`
+/// entries, so a larger `C` is refused before it is allocated.
+pub const MAX_CHANNELS: usize = 4096;
+/// Most distinct class labels in one input (the other side of the count table).
+pub const MAX_CLASSES: usize = 4096;
+
 fn parse_shape(obj: &Map<String, Value>) -> Result<MapShape> {
     let v = get(obj, "shape")?;
     let dims = v
@@ -232,6 +247,12 @@ fn parse_shape(obj: &Map<String, Value>) -> Result<MapShape> {
         .enumerate()
         .map(|(i, x)| as_index(x, &|| format!("\"shape\"[{i}]")))
         .collect::<Result<_>>()?;
+    if d[0] > MAX_CHANNELS {
+        return Err(Error::Format(format!(
+            "\"shape\"[0]: {} channels, more than the limit of {MAX_CHANNELS}",
+            d[0]
+        )));
+    }
     Ok(if d.len() == 3 {
         MapShape::two_d(d[0], d[1], d[2])
     } else {
@@ -389,9 +410,10 @@ mod tests {
 
     #[test]
     fn jsonl_empty_input() {
-        let s = score_jsonl("\n  \n".as_bytes(), ScoreOptions::default()).unwrap();
-        assert_eq!(s.samples, 0);
-        assert_eq!(s.confusion, Confusion::new(0, 0));
+        for input in ["", "\n  \n"] {
+            let e = score_jsonl(input.as_bytes(), ScoreOptions::default()).unwrap_err();
+            assert!(matches!(e, Error::NoSamples { .. }), "{e}");
+        }
     }
 
     #[test]

@@ -34,10 +34,10 @@ pub struct MotifReport {
 }
 
 impl MotifReport {
-    /// Computes the report of a table.
-    pub fn new(confusion: &Confusion) -> Self {
-        let e = confusion.errors();
-        MotifReport {
+    /// Computes the report of a table; [`crate::Error::NoSamples`] for an empty one.
+    pub fn new(confusion: &Confusion) -> Result<Self> {
+        let e = confusion.errors()?;
+        Ok(MotifReport {
             fpe: e.fpe,
             fne: e.fne,
             ce: e.ce,
@@ -50,7 +50,7 @@ impl MotifReport {
                 .map(|k| k.map(|k| confusion.class_label(k)))
                 .collect(),
             confusion: confusion.clone(),
-        }
+        })
     }
 
     /// The report as pretty-printed JSON.
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn report_json_keys_and_values() {
-        let r = MotifReport::new(&table());
+        let r = MotifReport::new(&table()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
         let mut want = vec![
@@ -173,7 +173,7 @@ mod tests {
     fn report_markdown_aligns_the_assignment() {
         let c = table();
         assert_eq!(aligned_row_order(&c), vec![Some(2), Some(0), Some(1), None]);
-        let md = MotifReport::new(&c).to_markdown();
+        let md = MotifReport::new(&c).unwrap().to_markdown();
         assert!(md.contains("| FPE | 20.00% |"), "{md}");
         assert!(md.contains("| CE | 12.50% |"), "{md}");
         let tail: Vec<&str> = md

@@ -18,10 +18,8 @@
 //! header length, payload length, checksum, kind, then decodes. Each failure is a distinct
 //! [`Error`] variant; no input makes it panic.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::path::Path;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,29 +52,38 @@ pub fn encode_payload<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> 
             kind: kind.to_string(),
             reason: e.to_string(),
         })?;
-    if bytes.len() > MAX_PAYLOAD_LEN {
+    check_payload_len(kind, bytes.len())?;
+    Ok(bytes)
+}
+
+fn check_payload_len(kind: &str, len: usize) -> Result<()> {
+    if len > MAX_PAYLOAD_LEN {
         return Err(Error::Encode {
             kind: kind.to_string(),
-            reason: format!(
-                "payload of {} bytes exceeds the limit of {MAX_PAYLOAD_LEN}",
-                bytes.len()
-            ),
+            reason: format!("payload of {len} bytes exceeds the limit of {MAX_PAYLOAD_LEN}"),
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// The complete file contents (header and payload) for `payload` of `kind`.
 pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> {
     check_kind(kind)?;
-    let body = encode_payload(kind, payload)?;
+    frame(kind, &encode_payload(kind, payload)?)
+}
+
+/// The complete file contents for already encoded payload bytes `body` of `kind`: the header
+/// (with the checksum) followed by `body`.
+pub fn frame(kind: &str, body: &[u8]) -> Result<Vec<u8>> {
+    check_kind(kind)?;
+    check_payload_len(kind, body.len())?;
     let kind_len = (kind.len() as u32).to_le_bytes();
     let payload_len = (body.len() as u64).to_le_bytes();
     let mut crc = Crc32::new();
     crc.update(&kind_len);
     crc.update(kind.as_bytes());
     crc.update(&payload_len);
-    crc.update(&body);
+    crc.update(body);
     let mut out = Vec::with_capacity(28 + kind.len() + body.len());
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -84,7 +91,7 @@ pub fn to_bytes<T: Serialize>(kind: &str, payload: &T) -> Result<Vec<u8>> {
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(&payload_len);
     out.extend_from_slice(&crc.finish().to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     Ok(out)
 }
 
@@ -103,54 +110,11 @@ fn check_kind(kind: &str) -> Result<()> {
 }
 
 /// Writes `payload` as a checkpoint of `kind` to `path`, atomically: a temporary file in the
-/// same directory is written, synced and renamed over `path`, then the directory is synced.
+/// same directory is written, synced and renamed over `path`, then the directory is synced
+/// ([`crate::atomic::write_atomic`]).
 pub fn save_atomic<T: Serialize>(path: impl AsRef<Path>, kind: &str, payload: &T) -> Result<()> {
-    let path = path.as_ref();
     let bytes = to_bytes(kind, payload)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| Error::Io {
-            path: path.to_path_buf(),
-            action: "save (path has no file name)",
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| Error::Io {
-            path: p,
-            action,
-            source,
-        }
-    };
-    let write = || -> Result<()> {
-        let mut f = File::create(&tmp).map_err(io("create temporary file", &tmp))?;
-        f.write_all(&bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("sync", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io("rename temporary file", path))
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // Make the rename itself durable. Directories cannot be opened for syncing on every
-    // platform; the data is already safe in the renamed file, so failure here is ignored.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic::write_atomic(path.as_ref(), &bytes)
 }
 
 /// Reads the checkpoint at `path`, which must be of `kind`, and decodes its payload.
@@ -167,14 +131,11 @@ pub fn load<T: DeserializeOwned>(path: impl AsRef<Path>, kind: &str) -> Result<T
 /// Parses and decodes checkpoint bytes (`path` is used in error messages only).
 pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], kind: &str, path: &Path) -> Result<T> {
     let body = verify(bytes, kind, path)?;
-    let (value, used) =
-        bincode::serde::decode_from_slice::<T, _>(body, bincode_config()).map_err(|e| {
-            Error::Undecodable {
-                path: path.to_path_buf(),
-                kind: kind.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+    let (value, used) = decode_bounded::<T>(body).map_err(|e| Error::Undecodable {
+        path: path.to_path_buf(),
+        kind: kind.to_string(),
+        reason: e.to_string(),
+    })?;
     if used != body.len() {
         return Err(Error::Undecodable {
             path: path.to_path_buf(),
@@ -187,6 +148,31 @@ pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8], kind: &str, path: &Path) ->
         });
     }
     Ok(value)
+}
+
+/// Decodes `body` with a decoder limit of at most 16 times its length (and at least 4 KiB).
+///
+/// bincode allocates a string or byte vector as soon as it has read its length prefix, up to
+/// the limit of the bytes it may claim in all; with one fixed limit a damaged prefix in a small
+/// file could ask for a gigabyte. A decoder claims at most 8 bytes per byte read (a one-byte
+/// varint decodes to a `u64`), so a limit between 8 and 16 times the payload accepts every
+/// valid payload and bounds every allocation by the size of the file.
+fn decode_bounded<T: DeserializeOwned>(
+    body: &[u8],
+) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
+    let need = body.len().saturating_mul(8);
+    macro_rules! with_limits {
+        ($($shift:literal)*) => {$(
+            if need <= 1usize << $shift {
+                return bincode::serde::decode_from_slice(
+                    body,
+                    bincode::config::standard().with_limit::<{ 1usize << $shift }>(),
+                );
+            }
+        )*};
+    }
+    with_limits!(12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33);
+    bincode::serde::decode_from_slice(body, bincode_config())
 }
 
 /// Reads only the header of the checkpoint at `path` and returns its kind (after checking
@@ -347,6 +333,8 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use serde::Deserialize;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Payload {

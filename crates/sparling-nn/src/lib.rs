@@ -16,11 +16,13 @@
 //! Gradients are first order only, as everywhere in `sparling-tensor`.
 #![doc = include_str!("../README.md")]
 
+pub mod atomic;
 pub mod attention;
 pub mod checkpoint;
 pub mod conv;
 pub mod embedding;
 pub mod error;
+pub mod fault;
 pub mod init;
 pub mod linear;
 pub mod norm;

@@ -355,6 +355,7 @@ fn density(field: &str, v: f64) -> Result<()> {
 impl TrainConfig {
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
+        crate::limits::check_caps(self)?;
         self.domain
             .validate()
             .map_err(|e| invalid("domain", e.to_string()))?;
@@ -419,6 +420,14 @@ impl TrainConfig {
                     return Err(invalid("schedule.bar_decay_per_sample", "must be >= 0"));
                 }
                 density("schedule.done_at_density", *done_at_density)?;
+                if done_at_density >= initial_density {
+                    return Err(invalid(
+                        "schedule.done_at_density",
+                        format!(
+                            "{done_at_density} must be below initial_density {initial_density}"
+                        ),
+                    ));
+                }
             }
             ScheduleConfig::Constant { density: d } => density("schedule.density", *d)?,
         }
@@ -477,10 +486,9 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// Parses and validates a JSON config.
+    /// Parses and validates a JSON config (a leading UTF-8 byte-order mark is skipped).
     pub fn from_json(text: &str) -> Result<TrainConfig> {
-        let cfg: TrainConfig =
-            serde_json::from_str(text).map_err(|e| invalid("<file>", e.to_string()))?;
+        let cfg: TrainConfig = crate::input::parse_json(text)?;
         cfg.validate()?;
         Ok(cfg)
     }

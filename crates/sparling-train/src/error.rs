@@ -13,6 +13,23 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// A config file is not JSON, or not a training configuration (`field`: the dotted path
+    /// of the value serde stopped at, if any).
+    #[error("{}{msg}", field.as_ref().map(|f| format!("config field `{f}`: ")).unwrap_or_default())]
+    ConfigSyntax {
+        /// Dotted path of the offending value, when the text is JSON.
+        field: Option<String>,
+        /// What is wrong, with its line and column.
+        msg: String,
+    },
+    /// A run would need more memory than the machine has (see [`crate::limits`]).
+    #[error("`{field}` too large: {msg}")]
+    TooLarge {
+        /// The field (or option) that drives the largest part of the estimate.
+        field: String,
+        /// The estimate, the machine's memory and what to do.
+        msg: String,
+    },
     /// An I/O failure on a path.
     #[error("{action} {path}: {source}")]
     Io {
@@ -24,16 +41,16 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A checkpoint could not be read or written.
-    #[error("checkpoint: {0}")]
+    #[error(transparent)]
     Checkpoint(#[from] sparling_nn::Error),
     /// The Sparse layer or a bottleneck rejected its input.
-    #[error("sparse layer: {0}")]
+    #[error(transparent)]
     Sparse(#[from] sparling_sparse::Error),
     /// A data-domain error.
-    #[error("domain: {0}")]
+    #[error(transparent)]
     Domain(#[from] sparling_domains::Error),
     /// A metrics error.
-    #[error("metrics: {0}")]
+    #[error(transparent)]
     Metrics(#[from] sparling_metrics::Error),
     /// Training diverged (a non-finite loss or gradient).
     #[error("training diverged at step {step}: {what}")]

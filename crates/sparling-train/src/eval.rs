@@ -90,6 +90,14 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+/// Refuses to score no samples (every score of nothing would read as perfect).
+fn require_samples(n: usize, what: &'static str) -> Result<()> {
+    if n == 0 {
+        return Err(sparling_metrics::Error::NoSamples { what }.into());
+    }
+    Ok(())
+}
+
 /// Scores `model` on test samples `0..samples`.
 pub fn evaluate(
     model: &SparlingModel,
@@ -139,9 +147,10 @@ pub fn evaluate_range_dumping(
     let end = first
         .checked_add(samples as u64)
         .ok_or_else(|| Error::Run(format!("test samples {first}+{samples} overflow")))?;
-    let indices: Vec<u64> = (first..end).collect();
-    for idx in indices.chunks(EVAL_CHUNK) {
-        let batch = domain.batch_arrays(seed, idx);
+    require_samples(samples, "the test scores")?;
+    for start in (first..end).step_by(EVAL_CHUNK) {
+        let idx: Vec<u64> = (start..end.min(start + EVAL_CHUNK as u64)).collect();
+        let batch = domain.batch_arrays(seed, &idx);
         let x = sparling_tensor::Tensor::new(batch.inputs);
         let (pred, map) = model.predict(&x)?;
         let maps = map
@@ -173,7 +182,7 @@ pub fn evaluate_range_dumping(
         }
         progress.scored(idx.len() as u64);
     }
-    let errors = confusion.errors();
+    let errors = confusion.errors()?;
     Ok(EvalResult {
         density: snap.density,
         rung: snap.rung,
@@ -184,8 +193,8 @@ pub fn evaluate_range_dumping(
         fne: errors.fne,
         ce: errors.ce,
         ce_many_to_one: errors.ce_many_to_one,
-        e2ee: e2e.e2ee(),
-        exact_match: e2e.exact_match_accuracy(),
+        e2ee: e2e.e2ee()?,
+        exact_match: e2e.exact_match_accuracy()?,
         observed_density: nonzero as f64 / total.max(1) as f64,
         assignment: confusion.optimal_assignment(),
         confusion,
@@ -250,7 +259,8 @@ pub fn evaluate_run_with_progress(
     opts: &RunEvalOptions,
     progress: &mut dyn EvalProgress,
 ) -> Result<RunEvaluation> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    require_samples(opts.samples, "the test scores")?;
+    require_samples(opts.curve_samples, "the error-vs-density curve")?;
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
     let domain = DigitCircle::new(config.domain.clone())?;
@@ -296,6 +306,8 @@ pub fn evaluate_run_with_progress(
     if let Some(dump) = dump {
         dump.finish()?;
     }
+    // Created only once there is something to write into it.
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(
         &model,
         &domain,
@@ -381,7 +393,7 @@ pub fn evaluate_checkpoint(
     dump_maps: Option<&Path>,
     progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
+    require_samples(samples, "the test scores")?;
     let domain = DigitCircle::new(snap.config.domain.clone())?;
     let model = SparlingModel::from_snapshot(snap)?;
     let mut dump = dump_maps.map(MapDump::create).transpose()?;
@@ -397,6 +409,7 @@ pub fn evaluate_checkpoint(
     if let Some(dump) = dump {
         dump.finish()?;
     }
+    std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(&model, &domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
     write_atomic(&out.join("eval.json"), json.as_bytes())?;

@@ -22,6 +22,8 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod export;
+pub mod input;
+pub mod limits;
 pub mod maps;
 pub mod model;
 pub mod pictures;

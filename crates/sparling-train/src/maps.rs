@@ -52,17 +52,29 @@ pub fn map_record(
 }
 
 /// A JSONL file of motif maps being written: lines go to a temporary file beside `path`,
-/// which [`MapDump::finish`] renames into place (a reader never sees half a file).
+/// which [`MapDump::finish`] renames into place (a reader never sees half a file); a dump
+/// dropped unfinished (an evaluation that failed) removes its temporary file.
 pub struct MapDump {
     path: PathBuf,
     tmp: PathBuf,
-    writer: BufWriter<File>,
+    writer: Option<BufWriter<File>>,
     lines: u64,
 }
 
+impl Drop for MapDump {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 impl MapDump {
-    /// Starts writing the maps to `path`.
+    /// Starts writing the maps to `path` (creating its folder if needed).
     pub fn create(path: &Path) -> Result<MapDump> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        }
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
@@ -70,7 +82,7 @@ impl MapDump {
         Ok(MapDump {
             path: path.to_path_buf(),
             tmp,
-            writer: BufWriter::new(file),
+            writer: Some(BufWriter::new(file)),
             lines: 0,
         })
     }
@@ -85,7 +97,8 @@ impl MapDump {
         predicted: &[TokenId],
     ) -> Result<()> {
         let line = map_record(index, map, motifs, target, predicted);
-        writeln!(self.writer, "{line}").map_err(|e| Error::io("writing", &self.tmp, e))?;
+        let writer = self.writer.as_mut().expect("writer present until finish");
+        writeln!(writer, "{line}").map_err(|e| Error::io("writing", &self.tmp, e))?;
         self.lines += 1;
         Ok(())
     }
@@ -96,14 +109,23 @@ impl MapDump {
     }
 
     /// Flushes the file and moves it into place.
-    pub fn finish(self) -> Result<()> {
-        let file = self
-            .writer
+    pub fn finish(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("writer present until finish");
+        let done = writer
             .into_inner()
-            .map_err(|e| Error::io("writing", &self.tmp, e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| Error::io("writing", &self.tmp, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io("renaming", &self.path, e))
+            .map_err(|e| Error::io("writing", &self.tmp, e.into_error()))
+            .and_then(|file| {
+                file.sync_all()
+                    .map_err(|e| Error::io("writing", &self.tmp, e))
+            })
+            .and_then(|()| {
+                std::fs::rename(&self.tmp, &self.path)
+                    .map_err(|e| Error::io("renaming", &self.path, e))
+            });
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        done
     }
 }
 
@@ -152,6 +174,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("maps.jsonl");
         let mut dump = MapDump::create(&path).unwrap();
+        assert!(MapDump::create(&dir.path().join("new/sub/maps.jsonl")).is_ok());
         let map = Array3::<f32>::zeros((1, 2, 2));
         dump.add(0, map.view(), &[], &[], &[]).unwrap();
         dump.add(1, map.view(), &[], &[], &[]).unwrap();
@@ -160,6 +183,16 @@ mod tests {
         dump.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 2);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "maps.jsonl and new/"
+        );
+        // An unfinished dump leaves nothing behind.
+        let other = dir.path().join("failed.jsonl");
+        let mut dump = MapDump::create(&other).unwrap();
+        dump.add(0, map.view(), &[], &[], &[]).unwrap();
+        drop(dump);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

@@ -326,11 +326,50 @@ pub fn write_log(dir: &RunDir, history: &[ValidationRecord]) -> Result<()> {
     write_atomic(&dir.log(), &log)
 }
 
-/// Writes `text` to `path` atomically (temporary file in the same folder, then rename).
+/// Writes `text` to `path` atomically and durably ([`sparling_nn::atomic::write_atomic`]).
 pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io("writing", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming", path, e))
+    Ok(sparling_nn::atomic::write_atomic(path, text)?)
+}
+
+/// The fields where `stored` and `wanted` differ, as `"path stored, not wanted"`, at most
+/// eight of them (then `"..."`).
+pub fn config_differences(stored: &TrainConfig, wanted: &TrainConfig) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let null = Value::Null;
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(format!("{path} {a}, not {b}")),
+            _ => {}
+        }
+    }
+    let (Ok(a), Ok(b)) = (serde_json::to_value(stored), serde_json::to_value(wanted)) else {
+        return vec!["(not comparable)".to_string()];
+    };
+    let mut out = Vec::new();
+    walk("", &a, &b, &mut out);
+    if out.len() > 8 {
+        out.truncate(8);
+        out.push("...".to_string());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ impl Trainer {
     pub fn open(config: TrainConfig, seed: u64, dir: RunDir) -> Result<Trainer> {
         config.validate()?;
         dir.create()?;
+        // Temporary files of atomic writes killed before their rename.
+        for folder in [dir.root().to_path_buf(), dir.rungs()] {
+            sparling_nn::atomic::remove_stale_temporaries(&folder)?;
+        }
         let domain = DigitCircle::new(config.domain.clone())?;
         let seeds = DataSeeds::for_run(seed);
         let model = SparlingModel::new(&config, seed)?;
@@ -75,9 +79,10 @@ impl Trainer {
             ValidationSet::generate(&domain, seeds.validation, config.validation_samples);
         let (optimizer, schedule, state) = if dir.checkpoint().exists() {
             let state = load_train_state(&dir.checkpoint())?;
-            if state.model.config != config || state.model.seed != seed {
+            if let Some(what) = run_mismatch(&state.model.config, state.model.seed, &config, seed) {
                 return Err(Error::Run(format!(
-                    "{} holds a run with another config or seed; use a fresh directory",
+                    "{} holds a run with {what}; use a fresh directory (or the run's own config \
+                     and seed to resume it)",
                     dir.root().display()
                 )));
             }
@@ -135,8 +140,14 @@ impl Trainer {
         max_steps: Option<u64>,
         progress: &mut dyn Progress,
     ) -> Result<Outcome> {
-        if let Some(reason) = &self.state.finished {
-            return Ok(Outcome::Finished(reason.clone()));
+        if let Some(reason) = self.state.finished.clone() {
+            // A run killed after its final checkpoint but before its log and status were
+            // written: write them now.
+            if !self.dir.status().exists() {
+                write_log(&self.dir, &self.state.history)?;
+                self.write_status()?;
+            }
+            return Ok(Outcome::Finished(reason));
         }
         let started = Instant::now();
         let wall_at_start = self.state.wall_seconds;
@@ -146,6 +157,7 @@ impl Trainer {
                 self.state.finished = Some(reason.clone());
                 self.state.wall_seconds = wall_at_start + started.elapsed().as_secs_f64();
                 self.save()?;
+                sparling_nn::fault::point("final-checkpoint-written");
                 self.write_status()?;
                 return Ok(Outcome::Finished(reason));
             }
@@ -333,6 +345,25 @@ impl Trainer {
                 .as_bytes(),
         )
     }
+}
+
+/// What differs between a stored run (`stored`, `stored_seed`) and the one asked for, in
+/// words (`"seed 3, not 0"`, `"another config: batch_size 8, not 16"`), or `None`.
+fn run_mismatch(
+    stored: &TrainConfig,
+    stored_seed: u64,
+    config: &TrainConfig,
+    seed: u64,
+) -> Option<String> {
+    let mut what = Vec::new();
+    if stored_seed != seed {
+        what.push(format!("seed {stored_seed}, not {seed}"));
+    }
+    if stored != config {
+        let fields = crate::state::config_differences(stored, config);
+        what.push(format!("another config: {}", fields.join(", ")));
+    }
+    (!what.is_empty()).then(|| what.join(" and "))
 }
 
 /// The model part of the state.

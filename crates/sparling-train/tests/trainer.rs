@@ -225,10 +225,24 @@ fn resume_rejects_another_config_or_seed() {
     let err = Trainer::open(tiny(), 2, RunDir::new(dir.path()))
         .err()
         .unwrap();
-    assert!(err.to_string().contains("another config or seed"), "{err}");
+    assert!(
+        err.to_string().contains("a run with seed 1, not 2"),
+        "{err}"
+    );
     let mut other = tiny();
-    other.batch_size = 8;
-    assert!(Trainer::open(other, 1, RunDir::new(dir.path())).is_err());
+    let before = other.batch_size;
+    other.batch_size = before + 4;
+    let err = Trainer::open(other, 1, RunDir::new(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "another config: batch_size {before}, not {}",
+            before + 4
+        )),
+        "{err}"
+    );
 }
 
 #[test]

@@ -38,6 +38,31 @@ pub struct Args {
     /// true motifs, in the format `sparling score-motifs` reads.
     #[arg(long, value_name = "FILE.jsonl")]
     dump_maps: Option<PathBuf>,
+    /// Evaluate even if the memory estimate exceeds the machine's memory.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Refuses an evaluation whose memory estimate exceeds the machine's (unless `force`).
+fn check_memory(
+    config: &sparling_train::config::TrainConfig,
+    samples: usize,
+    curve_samples: usize,
+    force: bool,
+) -> Result<()> {
+    use sparling_train::limits;
+    for (n, option) in [(samples, "--samples"), (curve_samples, "--curve-samples")] {
+        if n > limits::MAX_TEST_SAMPLES {
+            bail!(
+                "{option} {n} is above the limit of {}",
+                limits::MAX_TEST_SAMPLES
+            );
+        }
+    }
+    Ok(limits::check_memory(
+        &limits::eval_memory(config, samples, curve_samples),
+        force,
+    )?)
 }
 
 /// Runs `sparling eval`.
@@ -54,6 +79,12 @@ pub fn run(args: Args) -> Result<()> {
                 dump_maps: args.dump_maps.clone(),
                 ..RunEvalOptions::default()
             };
+            check_memory(
+                &last.model.config,
+                opts.samples,
+                opts.curve_samples,
+                args.force,
+            )?;
             let mut bar = EvalBar::new(std::io::stderr().is_terminal());
             let result = evaluate_run_with_progress(&run, &args.out, &opts, &mut bar)
                 .with_context(|| format!("evaluating run {}", dir.display()))?;
@@ -81,6 +112,7 @@ pub fn run(args: Args) -> Result<()> {
             let snap =
                 load_model_snapshot(file).with_context(|| format!("loading {}", file.display()))?;
             let samples = args.samples.unwrap_or(snap.config.test_samples);
+            check_memory(&snap.config, samples, 0, args.force)?;
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
             let mut bar = EvalBar::new(std::io::stderr().is_terminal());
             let result = evaluate_checkpoint(

@@ -63,6 +63,9 @@ pub struct Args {
     /// Number of samples in grid.png (0: no grid).
     #[arg(long, default_value_t = 64)]
     pub grid: usize,
+    /// Generate even if the memory estimate exceeds the machine's memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Samples generated per parallel batch (bounds the memory of large runs).
@@ -76,8 +79,8 @@ fn spec(args: &Args) -> anyhow::Result<DomainSpec> {
     };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let mut value: serde_json::Value = sparling_train::input::parse_json(&text)
+        .with_context(|| format!("in {}", path.display()))?;
     let Some(obj) = value.as_object_mut() else {
         bail!(
             "{}: the configuration must be a JSON object",
@@ -98,6 +101,41 @@ fn spec(args: &Args) -> anyhow::Result<DomainSpec> {
         .with_context(|| format!("{}: invalid {name} configuration", path.display()))
 }
 
+/// Refuses, before anything is written, an image side or a picture scale over its cap, and
+/// a run whose memory estimate exceeds the machine's (unless `--force`).
+fn check_limits(args: &Args, input_shape: &[usize]) -> anyhow::Result<()> {
+    use sparling_train::limits;
+    if let Some(&side) = input_shape.iter().skip(1).max() {
+        if side > limits::MAX_IMAGE_SIDE {
+            bail!(
+                "the domain's image side {side} is above the limit of {}",
+                limits::MAX_IMAGE_SIDE
+            );
+        }
+    }
+    if args.scale > limits::MAX_PICTURE_SCALE {
+        bail!(
+            "--scale {} is above the limit of {}",
+            args.scale,
+            limits::MAX_PICTURE_SCALE
+        );
+    }
+    let threads = if args.no_png {
+        0
+    } else {
+        rayon::current_num_threads()
+    };
+    let estimate = limits::generate_memory(
+        input_shape,
+        args.count,
+        CHUNK,
+        args.scale,
+        threads,
+        args.grid,
+    );
+    Ok(limits::check_memory(&estimate, args.force)?)
+}
+
 /// Generates the samples and writes `samples.jsonl`, `domain.json`, the PNGs and `grid.png`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = spec(&args)?;
@@ -111,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .start
         .checked_add(args.count)
         .context("--start + --count overflows")?;
+    check_limits(&args, &domain.input_shape())?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
 

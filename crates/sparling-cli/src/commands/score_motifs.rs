@@ -82,7 +82,7 @@ struct WithMultiHits<'a> {
 
 /// The report in the requested format.
 fn render(score: &JsonlScore, format: Format, multi_hits: bool) -> anyhow::Result<String> {
-    let report = MotifReport::new(&score.confusion);
+    let report = MotifReport::new(&score.confusion)?;
     Ok(match format {
         // Serialised from structs, so the keys keep the documented order.
         Format::Json if multi_hits => serde_json::to_string_pretty(&WithMultiHits {

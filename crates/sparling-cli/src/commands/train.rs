@@ -32,6 +32,9 @@ pub struct Args {
     /// terminal).
     #[arg(long)]
     quiet: bool,
+    /// Train even if the config's memory estimate exceeds the machine's memory.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs `sparling train`.
@@ -40,6 +43,11 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("reading {}", args.config.display()))?;
     let config = TrainConfig::from_json(&text)
         .with_context(|| format!("in config file {}", args.config.display()))?;
+    sparling_train::limits::check_memory(
+        &sparling_train::limits::train_memory(&config),
+        args.force,
+    )
+    .with_context(|| format!("in config file {}", args.config.display()))?;
     let bar_config = config.clone();
     let mut trainer = Trainer::open(config, args.seed, RunDir::new(&args.out))
         .with_context(|| format!("opening run directory {}", args.out.display()))?;
@@ -52,10 +60,11 @@ pub fn run(args: Args) -> Result<()> {
                 std::process::exit(130);
             }
             eprintln!(
-                "interrupt: finishing the step and writing a checkpoint (Ctrl-C again to abort)"
+                "interrupt (SIGINT or SIGTERM): finishing the step and writing a checkpoint \
+                 (again to abort)"
             );
         })
-        .context("installing the Ctrl-C handler")?;
+        .context("installing the SIGINT/SIGTERM handler")?;
     }
     let resumed = trainer.state().model.samples;
     if resumed > 0 {
