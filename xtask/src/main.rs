@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod formula_glyphs;
 mod reproduce;
 mod util;
 
@@ -22,11 +23,14 @@ enum Task {
     Reproduce(reproduce::Reproduce),
     /// Run the criterion benchmarks with recorded thread settings and collect the summaries.
     Bench(bench::Bench),
+    /// Rasterise the formula domain's glyph asset from Latin Modern Math.
+    FormulaGlyphs(formula_glyphs::FormulaGlyphs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Reproduce(r) => r.run(),
         Task::Bench(b) => b.run(),
+        Task::FormulaGlyphs(g) => g.run(),
     }
 }

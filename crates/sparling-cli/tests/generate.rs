@@ -141,6 +141,44 @@ fn generate_single_digit_with_config_and_start() {
 }
 
 #[test]
+fn generate_formula_writes_jsonl_and_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("formula");
+    let o = sparling(&[
+        "generate",
+        "--domain",
+        "formula",
+        "--count",
+        "2",
+        "--seed",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--boxes",
+        "--scale",
+        "2",
+    ]);
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let records = read_jsonl(out.join("samples.jsonl")).unwrap();
+    assert_eq!(records.len(), 2);
+    let domain = sparling_domains::Formula::paper();
+    for r in &records {
+        assert_eq!(r.image.len(), 120);
+        assert_eq!(r.to_sample().unwrap(), domain.sample(4, r.index));
+        assert!(!r.motifs.is_empty() && r.motifs.iter().all(|m| m.class < 20));
+        assert!(is_png(&out.join(format!("sample_{:06}.png", r.index))));
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("domain.json")).unwrap()).unwrap();
+    assert_eq!(meta["spec"]["domain"], "formula");
+    assert_eq!(meta["spec"]["width"], 360);
+}
+
+#[test]
 fn generate_reports_impossible_parameters() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("cfg.json");

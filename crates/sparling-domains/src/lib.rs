@@ -3,6 +3,7 @@
 pub mod digit_circle;
 pub mod domain;
 pub mod error;
+pub mod formula;
 pub mod picture;
 pub mod record;
 pub mod sample;
@@ -16,6 +17,7 @@ pub use digit_circle::{
 };
 pub use domain::{Batch, Domain, MIN_DENSITY_SEED, min_density, min_density_with_seed, sample_rng};
 pub use error::{Error, Result};
+pub use formula::{Formula, FormulaConfig, FormulaTrace, GlyphScale};
 pub use record::{MotifRecord, SampleRecord};
 pub use sample::{Footprint, Input, Motif, Sample};
 pub use single_digit::{SingleDigit, SingleDigitConfig, SingleDigitTrace};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::digit_circle::{DigitCircle, DigitCircleConfig};
 use crate::domain::Domain;
 use crate::error::Result;
+use crate::formula::{Formula, FormulaConfig};
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
 
 /// A domain and its configuration, e.g. `{"domain": "digit-circle", "post_noise": 0.1}` (missing
@@ -16,18 +17,21 @@ pub enum DomainSpec {
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
+    /// Formula (the paper's LaTeX-OCR domain).
+    Formula(FormulaConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 2] = ["digit-circle", "single-digit"];
+    pub const NAMES: [&'static str; 3] = ["digit-circle", "single-digit", "formula"];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
-    /// `"single-digit"`).
+    /// `"single-digit"`, `"formula"`).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
             "single-digit" => Some(DomainSpec::SingleDigit(SingleDigitConfig::default())),
+            "formula" => Some(DomainSpec::Formula(FormulaConfig::default())),
             _ => None,
         }
     }
@@ -37,6 +41,7 @@ impl DomainSpec {
         match self {
             DomainSpec::DigitCircle(_) => "digit-circle",
             DomainSpec::SingleDigit(_) => "single-digit",
+            DomainSpec::Formula(_) => "formula",
         }
     }
 
@@ -45,6 +50,7 @@ impl DomainSpec {
         Ok(match self {
             DomainSpec::DigitCircle(c) => Box::new(DigitCircle::new(c.clone())?),
             DomainSpec::SingleDigit(c) => Box::new(SingleDigit::new(c.clone())?),
+            DomainSpec::Formula(c) => Box::new(Formula::new(c.clone())?),
         })
     }
 }
@@ -73,6 +79,12 @@ mod tests {
             assert_eq!(spec.build().unwrap().name(), name);
         }
         assert!(DomainSpec::from_name("latex").is_none());
+        let f: DomainSpec = serde_json::from_str(
+            r#"{"domain": "formula", "scale": "half", "height": 60, "width": 180}"#,
+        )
+        .unwrap();
+        assert_eq!(f, DomainSpec::Formula(crate::FormulaConfig::half()));
+        assert_eq!(f.build().unwrap().input_shape(), vec![1, 60, 180]);
         let bad = DomainSpec::SingleDigit(SingleDigitConfig {
             size: 4,
             ..Default::default()

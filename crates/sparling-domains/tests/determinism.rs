@@ -1,6 +1,8 @@
 //! A sample depends on (seed, index) only: whatever the thread count or the batch it is in.
 
-use sparling_domains::{DigitCircle, Domain, DomainSpec, Sample, SingleDigit};
+use sparling_domains::{
+    DigitCircle, Domain, DomainSpec, Formula, FormulaConfig, Sample, SingleDigit,
+};
 
 fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()
@@ -27,6 +29,7 @@ fn batch_same_bits_whatever_the_thread_count() {
     let domains: Vec<Box<dyn Domain>> = vec![
         Box::new(DigitCircle::paper()),
         Box::new(SingleDigit::paper()),
+        Box::new(Formula::new(FormulaConfig::half()).unwrap()),
     ];
     for d in &domains {
         let idx: Vec<u64> = (100..164).collect();
@@ -113,4 +116,33 @@ fn domain_spec_builds_the_same_generator() {
     let spec = DomainSpec::from_name("digit-circle").unwrap();
     let d = spec.build().unwrap();
     assert_eq!(d.sample(3, 4), DigitCircle::paper().sample(3, 4));
+}
+
+#[test]
+fn golden_first_formulas_are_stable() {
+    // Pins the formula generator for seed 0 (tokens, symbol boxes, ink and noise counts of the
+    // first samples) so that a change in the draw order, the grammar or the layout shows up.
+    let d = Formula::paper();
+    let golden: Vec<String> = (0..4)
+        .map(|i| {
+            let t = d.trace(0, i);
+            format!(
+                "len={} tokens={} boxes={:?} ink={} noise={}",
+                t.len,
+                d.vocab().to_text(&t.tokens).unwrap(),
+                t.symbols
+                    .iter()
+                    .map(|p| (p.class, p.rows, p.cols))
+                    .collect::<Vec<_>>(),
+                t.ink.iter().filter(|&&b| b).count(),
+                t.noise.iter().filter(|&&b| b).count()
+            )
+        })
+        .collect();
+    let golden = golden.join("\n");
+    assert_eq!(
+        golden,
+        include_str!("golden_formula_seed0.txt").trim_end(),
+        "{golden}"
+    );
 }

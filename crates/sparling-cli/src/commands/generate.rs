@@ -18,6 +18,8 @@ pub enum DomainName {
     DigitCircle,
     /// SingleDigit: one centred digit on a noisy 32 x 32 image.
     SingleDigit,
+    /// Formula: a formula from the paper's grammar on a noisy 120 x 360 image (paper = 1).
+    Formula,
 }
 
 impl DomainName {
@@ -25,6 +27,7 @@ impl DomainName {
         match self {
             DomainName::DigitCircle => "digit-circle",
             DomainName::SingleDigit => "single-digit",
+            DomainName::Formula => "formula",
         }
     }
 }
