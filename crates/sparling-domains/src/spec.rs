@@ -14,7 +14,7 @@ use crate::spoken_digits::{SpokenDigits, SpokenDigitsConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "domain", rename_all = "kebab-case")]
 pub enum DomainSpec {
-    /// DigitCircle (SPEC section 4).
+    /// DigitCircle (the paper's main synthetic domain).
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),

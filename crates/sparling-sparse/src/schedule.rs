@@ -1,4 +1,4 @@
-//! Density schedules: the annealing state machine of the paper (SPEC section 3) and a constant
+//! Density schedules: the annealing state machine of the paper and a constant
 //! density for ablations.
 //!
 //! Annealing: density starts at 0.5 and an accuracy bar `T` at 1.0. At each validation (every
@@ -251,7 +251,7 @@ pub enum DensitySchedule {
 }
 
 impl DensitySchedule {
-    /// The default annealing schedule (SPEC section 3) with the given stopping density.
+    /// The default annealing schedule of the paper with the given stopping density.
     pub fn annealing(done_at_density: f64) -> Result<DensitySchedule> {
         Ok(DensitySchedule::Annealing(AnnealingSchedule::new(
             AnnealingConfig {

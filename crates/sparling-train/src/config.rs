@@ -132,7 +132,7 @@ pub enum BottleneckConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ScheduleConfig {
-    /// SPEC section 3: start at `initial_density`, multiply by `factor` whenever validation
+    /// The paper's density annealing: start at `initial_density`, multiply by `factor` whenever validation
     /// accuracy clears a bar that decays by `bar_decay_per_sample`.
     Annealing {
         /// Starting density.
@@ -247,7 +247,7 @@ pub struct OptimizerConfig {
     /// a constant rate). After k reductions the rate is `lr * lr_decay_per_reduction^k`, so
     /// the last rungs train with a smaller step. Off in the presets: at the operating rung a
     /// smaller step refines a model further (`examples/polish.rs`), but a rate falling 4% per
-    /// reduction slowed the recovery after each of the last density cuts (docs/results.md).
+    /// reduction slowed the recovery after each of the last density cuts (docs/history.md).
     #[serde(default = "unit_decay")]
     pub lr_decay_per_reduction: f32,
     /// A learning rate that restarts at every density reduction and then decays while the
@@ -256,7 +256,7 @@ pub struct OptimizerConfig {
     /// one (`examples/polish.rs`). Applies from the first reduction on, never at the initial
     /// density, where the whole model is learned. Off in the presets: with a 4,000-sample
     /// half-life and a floor of 1/3 the default run ended worse at the operating point, since
-    /// a smaller step gains accuracy there no faster than the bar falls (docs/results.md).
+    /// a smaller step gains accuracy there no faster than the bar falls (docs/history.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rung_decay: Option<RungDecay>,
 }
@@ -571,12 +571,12 @@ impl TrainConfig {
             affine: true,
             momentum: 0.1,
         };
-        // SPEC section 8's probe, with validation every 2,000 samples instead of 8,000, so that
+        // A small configuration first tried in a PyTorch probe, with validation every 2,000 samples instead of 8,000, so that
         // a rung the model has already adapted to costs 2,000 samples, not 8,000. The bar decays
         // 1e-6 per sample (0.002 per validation) and is judged on 1,000 validation samples: the
         // protocol keeps the model at its first clear of the bar, so a slower bar makes the hard
         // last rungs clear higher and a larger validation set makes that clear less of a lucky
-        // draw. Measured at the operating point (docs/results.md): bar 4e-6 on 500 samples, FNE
+        // draw. Measured at the operating point (docs/history.md): bar 4e-6 on 500 samples, FNE
         // 1.19% and E2EE 2.20% after 168k samples; 2e-6 on 500, 0.96% and 1.92% after 224k;
         // 1e-6 on 1,000, 0.83% and 1.43% after 254k (142 min on 2 cores). (A larger learning
         // rate, 1e-3, did not shorten the early plateau on which h learns the circular order;

@@ -1,5 +1,5 @@
 //! The density schedule of a run: the annealing state machine of `sparling_sparse::schedule`
-//! (SPEC section 3) configured from [`ScheduleConfig`], or a constant density for ablations.
+//! (as in the paper) configured from [`ScheduleConfig`], or a constant density for ablations.
 
 use serde::{Deserialize, Serialize};
 use sparling_sparse::schedule::{AnnealingConfig, AnnealingSchedule, Decision};

@@ -13,7 +13,7 @@ pub struct Args {
     /// quick, default or full.
     #[arg(long, default_value = "default")]
     profile: String,
-    /// sparling, st, no-batchnorm, no-annealing, l1-<lambda>, kl-<lambda>.
+    /// sparling, st, no-batchnorm, no-annealing, l1-LAMBDA, kl-LAMBDA.
     #[arg(long, default_value = "sparling")]
     experiment: String,
     /// Where to write the JSON (standard output if absent).
