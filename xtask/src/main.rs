@@ -4,9 +4,11 @@
 
 use clap::{Parser, Subcommand};
 
+mod audio;
 mod bench;
 mod formula_glyphs;
 mod reproduce;
+mod speech_bank;
 mod util;
 
 /// Project automation for sparling-rs.
@@ -25,6 +27,8 @@ enum Task {
     Bench(bench::Bench),
     /// Rasterise the formula domain's glyph asset from Latin Modern Math.
     FormulaGlyphs(formula_glyphs::FormulaGlyphs),
+    /// Render the bank of spoken digits with espeak-ng into the sparling-domains asset.
+    SpeechBank(speech_bank::SpeechBank),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,5 +36,6 @@ fn main() -> anyhow::Result<()> {
         Task::Reproduce(r) => r.run(),
         Task::Bench(b) => b.run(),
         Task::FormulaGlyphs(g) => g.run(),
+        Task::SpeechBank(s) => s.run(),
     }
 }

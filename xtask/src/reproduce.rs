@@ -35,7 +35,7 @@ pub struct Reproduce {
     /// Rayon threads per run (default: the machine's cores divided by --jobs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Output directory (default target/reproduce/<profile>).
+    /// Output directory (default `target/reproduce/<profile>`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Only this experiment (e.g. `sparling`, `st`, `l1-1`).
@@ -308,11 +308,17 @@ impl Reproduce {
             }
         };
         eprintln!("[xtask] train {}-seed{}", job.experiment, job.seed);
-        let status = sparling(root, threads)
+        let mut train = sparling(root, threads);
+        train
             .args(["train", "--config"])
             .arg(&config)
             .args(["--seed", &job.seed.to_string(), "--out"])
-            .arg(&dir)
+            .arg(&dir);
+        if quiet {
+            // Its stderr goes to train.log: one line per validation, no bar.
+            train.arg("--quiet");
+        }
+        let status = train
             .stderr(log("train.log")?)
             .status()
             .context("starting `sparling train`")?;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod progress;
 
 /// Sparling: end-to-end spatial concept learning via extremely sparse activations.
 #[derive(Parser, Debug)]
@@ -30,6 +31,9 @@ enum Command {
     Branch(commands::branch::Args),
     /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
     Eval(commands::eval::Args),
+    /// Export a checkpoint's model as a safetensors file (PyTorch `state_dict` names, the
+    /// config in the metadata).
+    Export(commands::export::Args),
     /// Merge run directories into report.md, report.json and PNG figures.
     Report(commands::report::Args),
 }
@@ -112,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Branch(args) => commands::branch::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Report(args) => commands::report::run(args),
     }
 }

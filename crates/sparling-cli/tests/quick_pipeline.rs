@@ -101,12 +101,56 @@ fn quick_pipeline_runs_end_to_end() {
         "12",
         "--out",
         s(&one_dir),
+        "--dump-maps",
+        s(&one_dir.join("maps.jsonl")),
     ]);
     let one: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(one["samples"], 12);
     for f in ["eval.json", "motifs.png", "confusion.png"] {
         assert!(one_dir.join(f).exists(), "{f} missing for --checkpoint");
     }
+    // The dumped maps, rescored by score-motifs, give eval's own motif errors.
+    let maps = one_dir.join("maps.jsonl");
+    assert_eq!(std::fs::read_to_string(&maps).unwrap().lines().count(), 12);
+    let rescored: serde_json::Value =
+        serde_json::from_str(&ok(&["score-motifs", "--input", s(&maps)])).unwrap();
+    for key in ["fpe", "fne", "ce"] {
+        assert_eq!(rescored[key].as_f64(), one[key].as_f64(), "{key}");
+    }
+    assert!(one["fpe"].as_f64().unwrap() > 0.0, "{one}");
+
+    // The model exported as safetensors: a JSON header naming PyTorch-style tensors.
+    let exported = run.join("model.safetensors");
+    let out = sparling(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("checkpoint.bin")),
+        "--out",
+        s(&exported),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&exported).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["g.input.weight"]["dtype"], "F32");
+    assert_eq!(
+        header["bottleneck.norm.running_var"]["shape"],
+        serde_json::json!([10])
+    );
+    assert_eq!(header["__metadata__"]["format"], "sparling-safetensors/1");
+    let bad = sparling(&[
+        "export",
+        "--checkpoint",
+        s(&run.join("log.jsonl")),
+        "--out",
+        s(&exported),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("log.jsonl"));
 
     let report = ok(&["report", "--root", s(root.path())]);
     assert!(report.trim().ends_with("report.md"));
@@ -114,9 +158,19 @@ fn quick_pipeline_runs_end_to_end() {
     assert!(md.contains("| sparling | 1 |"), "{md}");
     // Stopped by --max-steps, so no status.json: the runs table reads the last validation.
     assert!(
-        md.contains("| sparling-seed0 | 1000 | 125 |") && md.contains("interrupted"),
+        md.contains("| 1000 | 125 |") && md.contains("interrupted"),
         "{md}"
     );
+    // Where the run trained, recorded by `train` (two sessions, one machine, 2 threads).
+    let runs_row = md
+        .lines()
+        .find(|l| l.starts_with("| sparling-seed0 |"))
+        .unwrap();
+    assert!(runs_row.contains("logical CPUs) | 2 | `"), "{runs_row}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run-info.json")).unwrap()).unwrap();
+    assert_eq!(info["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(info["sessions"][1]["started_at_samples"], 560);
     assert!(root.path().join("report.json").exists());
     assert!(root.path().join("training_accuracy.png").exists());
 }

@@ -1,5 +1,5 @@
 //! DigitCircle: 3-6 distinct digit stamps placed around a random circle on a noisy binary image;
-//! the output is the digits read around the circle starting from the smallest (SPEC section 4).
+//! the output is the digits read around the circle starting from the smallest (the paper's main synthetic domain).
 
 use std::f64::consts::TAU;
 
@@ -315,7 +315,7 @@ impl DigitCircle {
 
     /// Generates sample `index` of stream `seed` with all its latent draws.
     ///
-    /// The draws, from [`sample_rng`]`(seed, index)`, in this order (SPEC section 4):
+    /// The draws, from [`sample_rng`]`(seed, index)`, in this order:
     /// 1. pre-noise: one `u32` per pixel, row-major; a pixel is set when its draw is below
     ///    `round(rate * 2^32)` (so every rate consumes the same draws);
     /// 2. radius `r` uniform in `radius_min..=radius_max`, then the centre row and the centre

@@ -104,6 +104,9 @@ pub enum Error {
     /// A record (JSONL) that cannot be written or read.
     #[error("sample record: {0}")]
     Record(String),
+    /// The bank of spoken digits cannot be used.
+    #[error(transparent)]
+    Bank(#[from] crate::bank::BankError),
     /// File I/O while writing pictures or records.
     #[error("I/O error on {path}: {source}")]
     Io {

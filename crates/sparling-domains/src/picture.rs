@@ -350,6 +350,34 @@ impl Default for OverlayStyle {
 /// values (weakest drawn first). With `style.boxes`, the ground-truth footprints are outlined
 /// in their class colour. Errors when an activation lies outside the input.
 pub fn overlay_motifs(sample: &Sample, map: MotifMap<'_>, style: OverlayStyle) -> Result<RgbImage> {
+    overlay_with(sample, map, style, channel_colour)
+}
+
+/// [`overlay_motifs`] with each activation coloured by the class its channel is assigned to
+/// (`classes[channel]`, e.g. a confusion matrix's optimal assignment), in the same colours as
+/// the footprints of that class, so a correctly identified motif shows a marker of its box's
+/// colour. Activations of unassigned channels (or channels beyond `classes`) are black.
+pub fn overlay_motifs_by_class(
+    sample: &Sample,
+    map: MotifMap<'_>,
+    style: OverlayStyle,
+    classes: &[Option<usize>],
+) -> Result<RgbImage> {
+    overlay_with(sample, map, style, |c| {
+        classes
+            .get(c)
+            .copied()
+            .flatten()
+            .map_or(BLACK, channel_colour)
+    })
+}
+
+fn overlay_with(
+    sample: &Sample,
+    map: MotifMap<'_>,
+    style: OverlayStyle,
+    colour_of: impl Fn(usize) -> [u8; 3],
+) -> Result<RgbImage> {
     let scale = style.scale.max(1);
     let a = sample.input.array();
     let (h, w) = match sample.input {
@@ -381,7 +409,7 @@ pub fn overlay_motifs(sample: &Sample, map: MotifMap<'_>, style: OverlayStyle) -
         } else {
             1.0
         };
-        let colour = channel_colour(act.channel);
+        let colour = colour_of(act.channel);
         let cr = act.row * scale + scale / 2;
         let cc = act.col * scale + scale / 2;
         let (r0, r1) = match sample.input {
@@ -512,6 +540,29 @@ mod tests {
             value: 1.0,
         }];
         assert!(overlay_motifs(&s, MotifMap::Sparse(&bad), style).is_err());
+    }
+
+    #[test]
+    fn picture_overlay_by_class_uses_the_class_colours() {
+        let s = tiny_sample();
+        let mut dense = Array3::zeros((4, 4, 5));
+        dense[[2, 1, 2]] = 1.0; // channel 2, assigned to class 3 (the footprint's class)
+        dense[[0, 3, 4]] = 1.0; // channel 0, unassigned
+        let style = OverlayStyle {
+            scale: 4,
+            marker: 1,
+            boxes: true,
+        };
+        let classes = [None, None, Some(3), Some(1)];
+        let a =
+            overlay_motifs_by_class(&s, MotifMap::Dense(dense.view()), style, &classes).unwrap();
+        // The marker has the colour of its box (class 3), not of its channel (2).
+        assert_eq!(a.get(4 + 2, 2 * 4 + 2), channel_colour(3));
+        assert_eq!(a.get(0, 4), channel_colour(3), "the footprint outline");
+        assert_eq!(a.get(3 * 4 + 2, 4 * 4 + 2), BLACK);
+        // With no assignment every marker is black.
+        let b = overlay_motifs_by_class(&s, MotifMap::Dense(dense.view()), style, &[]).unwrap();
+        assert_eq!(b.get(4 + 2, 2 * 4 + 2), BLACK);
     }
 
     #[test]

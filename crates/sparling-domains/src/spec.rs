@@ -8,13 +8,14 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::formula::{Formula, FormulaConfig};
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
+use crate::spoken_digits::{SpokenDigits, SpokenDigitsConfig};
 
 /// A domain and its configuration, e.g. `{"domain": "digit-circle", "post_noise": 0.1}` (missing
 /// fields take the paper's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "domain", rename_all = "kebab-case")]
 pub enum DomainSpec {
-    /// DigitCircle (SPEC section 4).
+    /// DigitCircle (the paper's main synthetic domain).
     DigitCircle(DigitCircleConfig),
     /// SingleDigit (one centred digit).
     SingleDigit(SingleDigitConfig),
@@ -22,19 +23,22 @@ pub enum DomainSpec {
     SingleDigitColumns(SingleDigitConfig),
     /// Formula (the paper's LaTeX-OCR domain).
     Formula(FormulaConfig),
+    /// SpokenDigits (the paper's spoken-digit sequences; `split` picks the speakers).
+    SpokenDigits(SpokenDigitsConfig),
 }
 
 impl DomainSpec {
     /// The names [`DomainSpec::from_name`] accepts.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 5] = [
         "digit-circle",
         "single-digit",
         "single-digit-columns",
         "formula",
+        "spoken-digits",
     ];
 
     /// The paper's configuration of the domain called `name` (`"digit-circle"`,
-    /// `"single-digit"`, `"formula"`).
+    /// `"single-digit"`, `"formula"`, `"spoken-digits"`: its training split).
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "digit-circle" => Some(DomainSpec::DigitCircle(DigitCircleConfig::default())),
@@ -43,6 +47,7 @@ impl DomainSpec {
                 Some(DomainSpec::SingleDigitColumns(SingleDigitConfig::default()))
             }
             "formula" => Some(DomainSpec::Formula(FormulaConfig::default())),
+            "spoken-digits" => Some(DomainSpec::SpokenDigits(SpokenDigitsConfig::default())),
             _ => None,
         }
     }
@@ -54,6 +59,7 @@ impl DomainSpec {
             DomainSpec::SingleDigit(_) => "single-digit",
             DomainSpec::SingleDigitColumns(_) => "single-digit-columns",
             DomainSpec::Formula(_) => "formula",
+            DomainSpec::SpokenDigits(_) => "spoken-digits",
         }
     }
 
@@ -71,6 +77,7 @@ impl DomainSpec {
                 SingleDigitConfig::deserialize(d).map(DomainSpec::SingleDigitColumns)
             }
             "formula" => FormulaConfig::deserialize(d).map(DomainSpec::Formula),
+            "spoken-digits" => SpokenDigitsConfig::deserialize(d).map(DomainSpec::SpokenDigits),
             other => Err(serde::de::Error::unknown_variant(other, &Self::NAMES)),
         }
     }
@@ -85,6 +92,7 @@ impl DomainSpec {
                 self.name(),
             )?),
             DomainSpec::Formula(c) => Box::new(Formula::new(c.clone())?),
+            DomainSpec::SpokenDigits(c) => Box::new(SpokenDigits::new(c.clone())?),
         })
     }
 }
@@ -124,5 +132,19 @@ mod tests {
             ..Default::default()
         });
         assert!(bad.build().is_err());
+        let s: DomainSpec =
+            serde_json::from_str(r#"{"domain": "spoken-digits", "split": "test"}"#).unwrap();
+        let d = s.build().unwrap();
+        assert_eq!(
+            (d.name(), d.input_shape()),
+            ("spoken-digits", vec![64, 642])
+        );
+        let bank = r#"{"domain": "spoken-digits", "bank": {"file": "/nonexistent.bin"}}"#;
+        let err = serde_json::from_str::<DomainSpec>(bank)
+            .unwrap()
+            .build()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("/nonexistent.bin"), "{err}");
     }
 }

@@ -364,7 +364,7 @@ fn digit_circle_noise_rates_and_ink_fraction() {
         (on_blank - 0.05).abs() < 5e-4,
         "post flips on blank {on_blank}"
     );
-    // mean ink fraction of an image: about 0.168 (SPEC)
+    // mean ink fraction of an image: about 0.168 (the paper's domain)
     let ink = s.ink as f64 / px;
     assert!((ink - 0.168).abs() < 1.5e-3, "mean ink fraction {ink}");
     // consistency: ink = ink_before * 0.95 + (1 - ink_before) * 0.05

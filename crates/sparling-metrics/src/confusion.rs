@@ -5,7 +5,7 @@
 //! the last column is "true = none". Samples are added one at a time (maps need not be kept),
 //! and tables built in parallel are combined with [`Confusion::merge`].
 //!
-//! The metrics (SPEC section 5), with their values on empty tables:
+//! The metrics (as the paper defines them), with their values on empty tables:
 //! * `FNE = #(true != none, pred = none) / #(true != none)`; 0 when there are no true motifs;
 //! * `FPE = #(true = none) / #(pred != none)`; 0 when nothing is predicted;
 //! * `CE = 1 - M / #(pred != none, true != none)`, where `M` is the largest total count of a

@@ -1,4 +1,4 @@
-//! A table of errors across densities, for the error-vs-density curve (SPEC section 6: at 10x
+//! A table of errors across densities, for the error-vs-density curve (the paper's results: at 10x
 //! the minimum density FPE and CE are high; both fall as the density approaches the minimum).
 //!
 //! Each row holds one density and, for every metric, the mean over training seeds with a

@@ -1,4 +1,4 @@
-//! End-to-end error: normalised Levenshtein distance and exact-match accuracy (SPEC section 5).
+//! End-to-end error: normalised Levenshtein distance and exact-match accuracy (as defined in the paper).
 //!
 //! `E2EE = mean over samples of d(y, y') / max(|y|, |y'|)`, with `d` the Levenshtein distance
 //! (unit-cost insertions, deletions and substitutions). The normalised distance of two empty

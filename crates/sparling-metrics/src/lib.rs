@@ -1,5 +1,5 @@
 //! `sparling-metrics`: motif identifiability metrics (FPE, FNE, CE), end-to-end error and
-//! bootstrap intervals (SPEC section 5), depending on nothing but `ndarray` (and small crates),
+//! bootstrap intervals (as the paper defines them), depending on nothing but `ndarray` (and small crates),
 //! so that anyone with a motif map can use it, whatever framework made the map.
 //!
 //! * [`score_2d`], [`score_1d`], [`score_sparse`]: the confusion of one sample (a post-ReLU

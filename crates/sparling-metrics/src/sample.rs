@@ -1,5 +1,5 @@
 //! The confusion of one sample: which channel (if any) claims each ground-truth motif, and how
-//! many activations lie outside every footprint (SPEC section 5).
+//! many activations lie outside every footprint (the paper's definitions).
 //!
 //! The rule, applied to a post-ReLU map `m` and the sample's motifs **in order**:
 //! 1. for each motif, take each channel's maximum of `m` over the motif's footprint; if all are
@@ -354,7 +354,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The rule exactly as SPEC section 5 words it: max, argmax, zero the footprint, count the
+    /// The rule exactly as the paper words it: max, argmax, zero the footprint, count the
     /// rest. Returns (pred per motif, false positives per channel).
     fn naive(map: &Array3<f32>, motifs: &[Motif]) -> (Vec<Option<usize>>, Vec<u64>) {
         let mut m = map.clone();

@@ -90,7 +90,7 @@ fn is_running(pid: u32) -> bool {
 
 /// Removes the temporary files that [`write_atomic`] left in `dir` when its process was killed
 /// before the rename, and returns their paths. A file whose writer is still running (or may
-/// be: see [`is_running`]) is kept. A missing `dir` holds nothing.
+/// be: see `is_running`) is kept. A missing `dir` holds nothing.
 pub fn remove_stale_temporaries(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,

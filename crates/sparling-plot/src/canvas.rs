@@ -319,6 +319,29 @@ impl Canvas {
         }
     }
 
+    /// Copies an RGB image (`width` x `height`, row-major, 3 bytes per pixel) with its top-left
+    /// corner at (`x`, `y`); what falls outside the canvas (or the clip) is dropped.
+    ///
+    /// # Panics
+    /// If `rgb` does not hold exactly `width * height * 3` bytes.
+    pub fn draw_rgb(&mut self, x: i32, y: i32, width: u32, height: u32, rgb: &[u8]) {
+        assert_eq!(
+            rgb.len(),
+            width as usize * height as usize * 3,
+            "Canvas::draw_rgb: {width}x{height} image needs {} bytes, got {}",
+            width as usize * height as usize * 3,
+            rgb.len()
+        );
+        for (i, px) in rgb.chunks_exact(3).enumerate() {
+            let (dx, dy) = ((i % width as usize) as i64, (i / width as usize) as i64);
+            self.put(
+                x as i64 + dx,
+                y as i64 + dy,
+                Color::rgb(px[0], px[1], px[2]),
+            );
+        }
+    }
+
     /// The 1-pixel outline of a circle of radius `r` centred on (`cx`, `cy`) (midpoint
     /// algorithm; `r == 0` draws the centre pixel).
     pub fn circle(&mut self, cx: i32, cy: i32, r: u32, color: Color) {
@@ -753,5 +776,22 @@ mod tests {
         assert_eq!((info.width, info.height), (7, 5));
         assert_eq!(info.color_type, png::ColorType::Rgb);
         assert_eq!(&buf[..info.buffer_size()], c.as_rgb_bytes());
+    }
+
+    #[test]
+    fn draw_rgb_copies_and_clips() {
+        let mut c = Canvas::new(4, 3, Color::WHITE);
+        let img = [10, 20, 30, 40, 50, 60];
+        c.draw_rgb(3, 1, 2, 1, &img);
+        assert_eq!(c.pixel(3, 1), Some(Color::rgb(10, 20, 30)));
+        assert_eq!(c.pixel(2, 1), Some(Color::WHITE));
+        c.draw_rgb(-1, 0, 2, 1, &img);
+        assert_eq!(c.pixel(0, 0), Some(Color::rgb(40, 50, 60)));
+    }
+
+    #[test]
+    #[should_panic(expected = "needs 6 bytes")]
+    fn draw_rgb_refuses_a_short_buffer() {
+        Canvas::new(2, 2, Color::WHITE).draw_rgb(0, 0, 2, 1, &[0; 5]);
     }
 }

@@ -33,10 +33,13 @@ pub struct Heatmap {
     cell_size: Option<u32>,
     font_scale: u32,
     show_values: bool,
+    highlighted: Vec<(usize, usize)>,
 }
 
 /// Colour of non-finite cells.
 const MISSING: Color = Color::rgb(200, 200, 200);
+/// Colour of the frames of highlighted cells.
+const HIGHLIGHT: Color = Color::rgb(255, 127, 14);
 
 impl Heatmap {
     /// A heatmap of `values` (row-major; every row must have the same length) titled `title`.
@@ -63,6 +66,7 @@ impl Heatmap {
             y_label: String::new(),
             cell_size: None,
             font_scale: 2,
+            highlighted: Vec::new(),
             show_values: true,
         })
     }
@@ -164,6 +168,13 @@ impl Heatmap {
         self
     }
 
+    /// Frames the cells `(row, col)` in orange (for example a confusion matrix's assignment);
+    /// cells outside the matrix are ignored.
+    pub fn highlight(mut self, cells: impl IntoIterator<Item = (usize, usize)>) -> Heatmap {
+        self.highlighted = cells.into_iter().collect();
+        self
+    }
+
     /// The colour ramp's range: `(min(0, smallest finite value), largest finite value)`, or
     /// `None` when no entry is finite.
     fn value_range(&self) -> Option<(f64, f64)> {
@@ -231,14 +242,21 @@ impl Heatmap {
             .map(|l| Canvas::text_width(l, s) as i32)
             .max()
             .unwrap_or(0);
-        let col_w = self
+        // A column label that does not fit its cell is written vertically (the others stay
+        // horizontal).
+        let fits = |l: &str| Canvas::text_width(l, s) as i32 <= cell - 2 * si;
+        let col_h = self
             .col_labels
             .iter()
-            .map(|l| Canvas::text_width(l, s) as i32)
+            .map(|l| {
+                if fits(l) {
+                    th
+                } else {
+                    Canvas::text_width(l, s) as i32
+                }
+            })
             .max()
-            .unwrap_or(0);
-        let col_vertical = col_w > cell - 2 * si;
-        let col_h = if col_vertical { col_w } else { th };
+            .unwrap_or(th);
         let ylabel_w = if self.y_label.is_empty() { 0 } else { th + pad };
         let xlabel_h = if self.x_label.is_empty() { 0 } else { th + pad };
 
@@ -262,8 +280,18 @@ impl Heatmap {
         } else {
             grid_left + grid_w
         };
-        let width = (content_right + pad).max(title_w + 2 * pad);
-        let height = grid_top + grid_h + pad + col_h + xlabel_h + pad;
+        // Axis labels longer than the grid are centred on the canvas and make it larger.
+        let xlabel_w = Canvas::text_width(&self.x_label, s) as i32;
+        let ylabel_len = Canvas::text_width(&self.y_label, s) as i32;
+        let width = (content_right + pad)
+            .max(title_w + 2 * pad)
+            .max(grid_left + xlabel_w + pad);
+        let height =
+            (grid_top + grid_h + pad + col_h + xlabel_h + pad).max(grid_top + ylabel_len + pad);
+        let xlabel_x = (grid_left + (grid_w - xlabel_w) / 2)
+            .min(width - pad - xlabel_w)
+            .max(grid_left);
+        let ylabel_y = (grid_top + (grid_h - ylabel_len) / 2).max(grid_top);
         let mut c = Canvas::new(width as u32, height as u32, Color::WHITE);
 
         // Cells with their values.
@@ -308,6 +336,21 @@ impl Heatmap {
             Color::GRAY,
         );
 
+        for &(i, j) in &self.highlighted {
+            if i < self.rows() && j < self.cols {
+                let (x, y) = (grid_left + j as i32 * cell, grid_top + i as i32 * cell);
+                for k in 0..(2 * si).min(cell / 4).max(1) {
+                    c.rect(
+                        x + k,
+                        y + k,
+                        (cell - 2 * k) as u32,
+                        (cell - 2 * k) as u32,
+                        HIGHLIGHT,
+                    );
+                }
+            }
+        }
+
         // Row labels, column labels, axis labels, title.
         for (i, l) in self.row_labels.iter().enumerate() {
             let w = Canvas::text_width(l, s) as i32;
@@ -316,7 +359,7 @@ impl Heatmap {
         }
         for (j, l) in self.col_labels.iter().enumerate() {
             let cx = grid_left + j as i32 * cell + cell / 2;
-            if col_vertical {
+            if !fits(l) {
                 c.text_vertical(cx - 7 * si / 2, grid_top + grid_h + pad, l, Color::BLACK, s);
             } else {
                 let w = Canvas::text_width(l, s) as i32;
@@ -324,9 +367,8 @@ impl Heatmap {
             }
         }
         if !self.x_label.is_empty() {
-            let w = Canvas::text_width(&self.x_label, s) as i32;
             c.text(
-                grid_left + (grid_w - w) / 2,
+                xlabel_x,
                 grid_top + grid_h + pad + col_h + pad,
                 &self.x_label,
                 Color::BLACK,
@@ -334,14 +376,7 @@ impl Heatmap {
             );
         }
         if !self.y_label.is_empty() {
-            let h = Canvas::text_width(&self.y_label, s) as i32;
-            c.text_vertical(
-                pad,
-                grid_top + (grid_h - h) / 2,
-                &self.y_label,
-                Color::BLACK,
-                s,
-            );
+            c.text_vertical(pad, ylabel_y, &self.y_label, Color::BLACK, s);
         }
         if !self.title.is_empty() {
             c.text((width - title_w) / 2, pad, &self.title, Color::BLACK, s);
@@ -485,5 +520,43 @@ mod tests {
         assert_eq!(h.value_range(), Some((-2.0, 1.0)));
         let h = Heatmap::new("", vec![vec![f64::NAN]]).unwrap();
         assert_eq!(h.value_range(), None);
+    }
+
+    #[test]
+    fn heatmap_highlight_frames_only_the_given_cells() {
+        let count = |c: &Canvas| {
+            (0..c.height())
+                .flat_map(|y| (0..c.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| c.pixel(x, y) == Some(HIGHLIGHT))
+                .count()
+        };
+        let map = Heatmap::from_counts("", &[vec![9, 1], vec![2, 8]]).unwrap();
+        assert_eq!(count(&map.clone().render()), 0);
+        let one = count(&map.clone().highlight([(0, 0)]).render());
+        assert!(one > 0);
+        assert_eq!(
+            count(&map.clone().highlight([(0, 0), (1, 1)]).render()),
+            2 * one
+        );
+        assert_eq!(
+            count(&map.highlight([(5, 5)]).render()),
+            0,
+            "outside: ignored"
+        );
+    }
+
+    #[test]
+    fn heatmap_axis_labels_longer_than_the_grid_fit_on_the_canvas() {
+        let x = "a very long label for the columns of a tiny matrix";
+        let y = "an even longer label for the rows of the same tiny matrix";
+        let c = Heatmap::from_counts("", &[vec![1, 2]])
+            .unwrap()
+            .col_labels(["7", "a long column"])
+            .unwrap()
+            .x_label(x)
+            .y_label(y)
+            .render();
+        assert!(c.width() >= Canvas::text_width(x, 2), "{}", c.width());
+        assert!(c.height() >= Canvas::text_width(y, 2), "{}", c.height());
     }
 }

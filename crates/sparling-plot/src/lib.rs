@@ -25,13 +25,15 @@ pub mod error;
 pub mod font;
 pub mod heatmap;
 pub mod line_chart;
+pub mod reference;
 pub mod ticks;
 
 pub use canvas::{Canvas, Marker, Rect};
 pub use color::{Color, PALETTE, blue_ramp, palette};
 pub use error::{Error, Result};
 pub use heatmap::Heatmap;
-pub use line_chart::{LineChart, ReferenceLine, Series};
+pub use line_chart::{LineChart, Series};
+pub use reference::ReferenceLine;
 pub use ticks::{
     Scale, format_linear_tick, format_log_tick, linear_ticks, log_ticks, nice_step, pow10,
 };

@@ -3,6 +3,7 @@
 use crate::canvas::{Canvas, Marker, Rect};
 use crate::color::{Color, palette};
 use crate::font;
+use crate::reference::{ReferenceLine, label_position};
 use crate::ticks::{Axis, Scale};
 
 /// One named line of a [`LineChart`].
@@ -63,32 +64,6 @@ impl Series {
     /// The points as given (unplottable ones included).
     pub fn points(&self) -> &[(f64, f64)] {
         &self.points
-    }
-}
-
-/// A labelled horizontal line at a fixed y value (for example the paper's figure to compare
-/// against), drawn dashed across the plot area with its label above its right end.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReferenceLine {
-    y: f64,
-    label: String,
-    color: Color,
-}
-
-impl ReferenceLine {
-    /// A grey dashed reference line at `y` labelled `label` (the label may be empty).
-    pub fn new(y: f64, label: impl Into<String>) -> ReferenceLine {
-        ReferenceLine {
-            y,
-            label: label.into(),
-            color: Color::rgb(90, 90, 90),
-        }
-    }
-
-    /// Uses `color` for the line and its label.
-    pub fn color(mut self, color: Color) -> ReferenceLine {
-        self.color = color;
-        self
     }
 }
 
@@ -454,9 +429,18 @@ impl LineChart {
             c.dashed_line(pl, py, pr, py, r.color, thick_default, 6 * s, 4 * s);
             if !r.label.is_empty() {
                 let w = Canvas::text_width(&r.label, s) as i32;
-                let lx = pr - pad - w;
-                let above = py - 2 * si - 7 * si;
-                let ly = if above < pt + si { py + 3 * si } else { above };
+                let points: Vec<(f64, f64)> = self
+                    .series
+                    .iter()
+                    .flat_map(|series| series.points.iter())
+                    .filter_map(|&(x, y)| {
+                        Some((
+                            f.px(self.x_scale.forward(x)?),
+                            f.py(self.y_scale.forward(y)?),
+                        ))
+                    })
+                    .collect();
+                let (lx, ly) = label_position(py, (pl, pr, pt), (w, th), pad, si, &points);
                 c.text(lx, ly, &r.label, r.color, s);
                 label_boxes.push(Rect::new(lx, ly, w as u32, th as u32));
             }
@@ -675,5 +659,34 @@ mod tests {
         // The rotated y label sits at the left edge, the x label at the bottom.
         assert!(ink_rows(&full, 100..200, 5..14) > 20);
         assert!(ink_rows(&full, 286..295, 100..300) > 20);
+    }
+
+    #[test]
+    fn line_chart_reference_label_avoids_the_data() {
+        let red = Color::rgb(220, 0, 0);
+        let ink = |data_x: f64| {
+            let chart = LineChart::new("")
+                .legend(false)
+                .x_range(0.0, 10.0)
+                .y_range(0.0, 2.0)
+                .series(Series::new(
+                    "",
+                    (0..=20).map(|k| (data_x + k as f64 * 0.05, 1.04)),
+                ))
+                .reference_line(ReferenceLine::new(1.0, "reference label").color(red));
+            let c = chart.render(600, 300);
+            let count = |x0: u32, x1: u32| {
+                (0..c.height())
+                    .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                    .filter(|&(x, y)| c.pixel(x, y) == Some(red))
+                    .count()
+            };
+            (count(0, 300), count(300, 600))
+        };
+        // Data at the right end: the label goes left; data at the left end: it stays right.
+        let (left, right) = ink(9.0);
+        assert!(left > right, "{left} {right}");
+        let (left, right) = ink(0.0);
+        assert!(right > left, "{left} {right}");
     }
 }

@@ -153,8 +153,9 @@ pub(crate) struct Axis {
 impl Axis {
     /// Builds an axis covering the axis-space data extent `extent` (already forward-mapped; `None`
     /// when there is no data), or exactly `fixed` (data units) when given and valid. Linear data
-    /// ranges are padded by 4 % on each side; log ranges by 4 % of their decades and widened to
-    /// enclosing powers of ten if fewer than two fall inside. At most `max_ticks` labelled ticks.
+    /// ranges are padded by 4 % on each side; log ranges by 4 % of their decades, labelled at
+    /// 1, 2 and 5 x 10^k if fewer than two powers of ten fall inside, and widened to enclosing
+    /// powers of ten only if even those give fewer than two labels. At most `max_ticks` labelled ticks.
     pub fn new(
         scale: Scale,
         extent: Option<(f64, f64)>,
@@ -206,6 +207,11 @@ impl Axis {
                 let (mut lo, mut hi) = (lo, hi);
                 let mut first = (lo - 1e-9).ceil() as i32;
                 let mut last = (hi + 1e-9).floor() as i32;
+                if last - first < 1 {
+                    if let Some(axis) = sub_decade_axis(lo, hi) {
+                        return axis;
+                    }
+                }
                 if fixed.is_none() && last - first < 1 {
                     lo = lo.floor();
                     hi = hi.ceil().max(lo + 1.0);
@@ -253,6 +259,57 @@ impl Axis {
     pub fn to_pixel(&self, a: f64, p0: f64, p1: f64) -> f64 {
         p0 + (a - self.lo) / (self.hi - self.lo) * (p1 - p0)
     }
+}
+
+/// A log axis over `[lo, hi]` (axis space) that holds fewer than two powers of ten: labelled at
+/// the mantissas 1, 2 and 5 inside the range (or at every mantissa 1..9 if those give fewer
+/// than two labels), the other mantissas as minor ticks. `None` if even that gives fewer than
+/// two labels (the caller then widens the range to whole decades).
+fn sub_decade_axis(lo: f64, hi: f64) -> Option<Axis> {
+    let inside = |mantissas: &[u32]| -> Vec<(i32, u32)> {
+        let mut out = Vec::new();
+        for e in (lo.floor() as i32)..=(hi.ceil() as i32) {
+            for &m in mantissas {
+                let a = e as f64 + (m as f64).log10();
+                if a >= lo - 1e-9 && a <= hi + 1e-9 {
+                    out.push((e, m));
+                }
+            }
+        }
+        out
+    };
+    let mut labelled = inside(&[1, 2, 5]);
+    if labelled.len() < 2 {
+        labelled = inside(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    if labelled.len() < 2 {
+        return None;
+    }
+    let plain = labelled.iter().all(|(e, _)| (-3..=4).contains(e));
+    let label = |e: i32, m: u32| {
+        if plain {
+            let decimals = (-e).max(0) as usize;
+            format!("{:.*}", decimals, m as f64 * pow10(e))
+        } else {
+            format!("{m}e{e}")
+        }
+    };
+    let major = labelled
+        .iter()
+        .map(|&(e, m)| (e as f64 + (m as f64).log10(), label(e, m)))
+        .collect();
+    let minor = inside(&[1, 2, 3, 4, 5, 6, 7, 8, 9])
+        .into_iter()
+        .filter(|t| !labelled.contains(t))
+        .map(|(e, m)| e as f64 + (m as f64).log10())
+        .collect();
+    Some(Axis {
+        scale: Scale::Log10,
+        lo,
+        hi,
+        major,
+        minor,
+    })
 }
 
 #[cfg(test)]
@@ -345,16 +402,31 @@ mod tests {
         assert_eq!(labels, vec!["1e-5", "1e-4", "1e-3", "1e-2", "1e-1"]);
         assert!(ax.lo < -5.0 && ax.hi > 0.5f64.log10());
         assert!(!ax.minor.is_empty());
-        // Less than a decade: widened to enclosing powers of ten.
+        // Less than a decade: fitted to the data, labelled at 1, 2 and 5 x 10^k.
         let ax = Axis::new(
             Scale::Log10,
             Some((0.2f64.log10(), 0.5f64.log10())),
             None,
             8,
         );
-        assert_eq!((ax.lo, ax.hi), (-1.0, 0.0));
+        assert!(ax.lo > -1.0 && ax.hi < 0.0);
         let labels: Vec<&str> = ax.major.iter().map(|(_, l)| l.as_str()).collect();
-        assert_eq!(labels, vec!["0.1", "1"]);
+        assert_eq!(labels, vec!["0.2", "0.5"]);
+        assert_eq!(ax.minor.len(), 2, "0.3 and 0.4");
+        // One power of ten inside a small range (densities): scientific labels, no widening.
+        let ext = (4.5e-5f64.log10(), 4e-4f64.log10());
+        let ax = Axis::new(Scale::Log10, Some(ext), None, 8);
+        let labels: Vec<&str> = ax.major.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(labels, vec!["5e-5", "1e-4", "2e-4"]);
+        assert!(ax.lo > 4e-5f64.log10() && ax.hi < 5e-4f64.log10());
+        // Too narrow for two mantissas: widened to enclosing powers of ten.
+        let ax = Axis::new(
+            Scale::Log10,
+            Some((0.21f64.log10(), 0.22f64.log10())),
+            None,
+            8,
+        );
+        assert_eq!((ax.lo, ax.hi), (-1.0, 0.0));
         // Very many decades are thinned.
         let ax = Axis::new(Scale::Log10, Some((-100.0, 100.0)), None, 6);
         assert!(ax.major.len() <= 6 && ax.major.len() >= 2);

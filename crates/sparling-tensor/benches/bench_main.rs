@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the tensor core: matmul, conv2d (forward and forward+backward), the
 //! fused collapse (1x1 conv + max-pool, against the unfused pair) and the reference motif model
-//! g of SPEC section 7 (forward+backward).
+//! g of the paper's reference code (forward+backward).
 //!
 //! GEMM/conv groups end in `_flop` and use `Throughput::Elements(flops)`, so criterion's
 //! "Gelem/s" reads as GFLOP/s; the motif-model and collapse groups use

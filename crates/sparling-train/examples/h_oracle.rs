@@ -1,5 +1,5 @@
 //! Trains h alone on oracle motif maps: how fast can the downstream network learn the circular
-//! order when the motifs are perfect? A diagnostic for the order plateau (SPEC section 8).
+//! order when the motifs are perfect? A diagnostic for the order plateau.
 //!
 //! The oracle map of a sample has a single `V` (default 1) per placed digit, in the digit's channel at its
 //! anchor point: what a perfectly identified, extremely sparse Sparse layer would output.

@@ -1,6 +1,6 @@
 //! Continues training a per-density snapshot at its own density for a few thousand samples,
 //! then scores it: does the model at the operating point improve with more samples there?
-//! (A diagnostic for the FNE/E2EE gap of docs/results.md; not part of the pipeline.)
+//! (A diagnostic for the FNE/E2EE gap of docs/history.md; not part of the pipeline.)
 //!
 //! ```text
 //! cargo run --release -p sparling-train --example polish -- RUNG_FILE [--samples N] [--lr LR] [--test N] [--eval-every N]

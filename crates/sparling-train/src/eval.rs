@@ -5,9 +5,8 @@
 
 use std::path::Path;
 
-use ndarray::{ArrayViewD, Axis, Ix3, Ix4};
+use ndarray::{ArrayD, ArrayView4, Axis, Ix3, Ix4};
 use serde::{Deserialize, Serialize};
-use sparling_domains::picture::{MotifMap, OverlayStyle, grid, overlay_motifs};
 use sparling_domains::{Domain, Footprint, Motif, min_density};
 use sparling_metrics::confusion::Confusion;
 use sparling_metrics::edit::E2eAccumulator;
@@ -15,7 +14,9 @@ use sparling_nn::checkpoint;
 
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
+use crate::maps::MapDump;
 use crate::model::SparlingModel;
+use crate::pictures::{MotifPanel, confusion_figure, motif_figure};
 use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
 
 /// The scores of one model on `samples` test samples.
@@ -63,6 +64,18 @@ impl SparlingModel {
     }
 }
 
+/// Told how far an evaluation has got (for a progress bar): each scoring pass announces
+/// itself with [`EvalProgress::stage`], then reports the samples it scores.
+pub trait EvalProgress {
+    /// A scoring pass over `samples` test samples begins (`label`: e.g. "rung 32").
+    fn stage(&mut self, _label: &str, _samples: u64) {}
+    /// `samples` more test samples were scored.
+    fn scored(&mut self, _samples: u64) {}
+}
+
+/// No progress output.
+impl EvalProgress for () {}
+
 /// Converts a domain motif to the metrics crate's type.
 pub fn to_metric_motif(m: &Motif) -> sparling_metrics::Motif {
     match &m.footprint {
@@ -105,6 +118,26 @@ pub fn evaluate_range(
     samples: usize,
     snap: &ModelSnapshot,
 ) -> Result<EvalResult> {
+    evaluate_range_dumping(model, domain, first, samples, snap, None, &mut ())
+}
+
+/// [`evaluate_range`], also writing each sample's motif map, true motifs and sequences to
+/// `dump` (the `score-motifs` format, see [`crate::maps`]) when given, and reporting to
+/// `progress`.
+pub fn evaluate_range_dumping(
+    model: &SparlingModel,
+    domain: &dyn Domain,
+    first: u64,
+    samples: usize,
+    snap: &ModelSnapshot,
+    mut dump: Option<&mut MapDump>,
+    progress: &mut dyn EvalProgress,
+) -> Result<EvalResult> {
+    let label = match snap.rung {
+        Some(k) => format!("rung {k} (density {:.3e})", snap.density),
+        None => format!("density {:.3e}", snap.density),
+    };
+    progress.stage(&label, samples as u64);
     let seed = DataSeeds::for_run(snap.seed).test;
     let channels = model.config().motif_channels;
     let mut confusion = Confusion::new(channels, domain.num_classes());
@@ -122,28 +155,38 @@ pub fn evaluate_range(
         let (pred, map) = model.predict(&x)?;
         // An activation is a nonzero entry; a baseline's map may be negative (identity,
         // noise), so the metrics score magnitudes (a Sparse map, never negative, is unchanged).
-        let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
-        let maps = map.data().view();
+        let magnitudes = map.data().mapv(f32::abs);
+        let maps = as_4d(&magnitudes)?;
         let motifs: Vec<Vec<sparling_metrics::Motif>> = batch
             .motifs
             .iter()
             .map(|ms| ms.iter().map(to_metric_motif).collect())
             .collect();
-        if maps.ndim() == 3 {
-            for (m, ms) in dims3(maps)?.outer_iter().zip(&motifs) {
-                confusion.add_1d(m, ms)?;
+        if magnitudes.ndim() == 3 {
+            // 1-D maps: the motifs are intervals on the signal's axis.
+            for (m, ms) in maps.outer_iter().zip(&motifs) {
+                confusion.add_1d(m.index_axis_move(Axis(1), 0), ms)?;
             }
         } else {
-            let maps = maps
-                .into_dimensionality::<Ix4>()
-                .map_err(|e| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}")))?;
             confusion.add_batch_2d(maps, &motifs)?;
         }
-        nonzero += map.data().iter().filter(|&&v| v != 0.0).count() as u64;
-        total += map.len() as u64;
+        if let Some(dump) = dump.as_deref_mut() {
+            for (i, &index) in idx.iter().enumerate() {
+                dump.add(
+                    index,
+                    maps.index_axis(ndarray::Axis(0), i),
+                    &batch.motifs[i],
+                    &batch.tokens[i],
+                    &pred[i],
+                )?;
+            }
+        }
+        nonzero += maps.iter().filter(|&&v| v != 0.0).count() as u64;
+        total += maps.len() as u64;
         for (y, y_hat) in batch.tokens.iter().zip(&pred) {
             e2e.add(y, y_hat);
         }
+        progress.scored(idx.len() as u64);
     }
     let errors = confusion.errors()?;
     Ok(EvalResult {
@@ -192,6 +235,9 @@ pub struct RunEvalOptions {
     pub curve_span: f64,
     /// Inputs shown in the motif-overlay picture.
     pub overlay_samples: usize,
+    /// Also write the headline model's motif maps on the test samples to this JSONL file
+    /// (the `score-motifs` format, see [`crate::maps`]).
+    pub dump_maps: Option<std::path::PathBuf>,
 }
 
 impl Default for RunEvalOptions {
@@ -201,6 +247,7 @@ impl Default for RunEvalOptions {
             curve_samples: 1_000,
             curve_span: 10.5,
             overlay_samples: 8,
+            dump_maps: None,
         }
     }
 }
@@ -208,6 +255,16 @@ impl Default for RunEvalOptions {
 /// Evaluates a run: the headline model and the curve; writes `eval.json`, `motifs.png` and
 /// `confusion.png` into `out`.
 pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
+    evaluate_run_with_progress(dir, out, opts, &mut ())
+}
+
+/// [`evaluate_run`], reporting each scoring pass to `progress`.
+pub fn evaluate_run_with_progress(
+    dir: &RunDir,
+    out: &Path,
+    opts: &RunEvalOptions,
+    progress: &mut dyn EvalProgress,
+) -> Result<RunEvaluation> {
     require_samples(opts.samples, "the test scores")?;
     require_samples(opts.curve_samples, "the error-vs-density curve")?;
     let last = load_train_state(&dir.checkpoint())?;
@@ -236,7 +293,19 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
     };
     let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
     let model = SparlingModel::from_snapshot(&headline_snap)?;
-    let headline = evaluate(&model, domain, opts.samples, &headline_snap)?;
+    let mut dump = opts.dump_maps.as_deref().map(MapDump::create).transpose()?;
+    let headline = evaluate_range_dumping(
+        &model,
+        domain,
+        0,
+        opts.samples,
+        &headline_snap,
+        dump.as_mut(),
+        progress,
+    )?;
+    if let Some(dump) = dump {
+        dump.finish()?;
+    }
     // Created only once there is something to write into it.
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(
@@ -273,14 +342,30 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
         if *k == operating_rung {
             let mut r = headline.clone();
             if opts.curve_samples < opts.samples {
-                r = evaluate(&model, domain, opts.curve_samples, &headline_snap)?;
+                r = evaluate_range_dumping(
+                    &model,
+                    domain,
+                    0,
+                    opts.curve_samples,
+                    &headline_snap,
+                    None,
+                    progress,
+                )?;
             }
             curve.push(r);
             continue;
         }
         let snap = load(path)?;
         let m = SparlingModel::from_snapshot(&snap)?;
-        curve.push(evaluate(&m, domain, opts.curve_samples, &snap)?);
+        curve.push(evaluate_range_dumping(
+            &m,
+            domain,
+            0,
+            opts.curve_samples,
+            &snap,
+            None,
+            progress,
+        )?);
     }
     let result = RunEvaluation {
         seed: last.model.seed,
@@ -297,19 +382,34 @@ pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<R
 
 /// Evaluates one checkpoint's model on the test samples `first..first + samples` and writes
 /// `eval.json`, `motifs.png` (the first `overlay_samples` test inputs) and `confusion.png`
-/// into `out`.
+/// into `out`, and the motif maps to `dump_maps` if given (see [`crate::maps`]); reports to
+/// `progress`.
 pub fn evaluate_checkpoint(
     snap: &ModelSnapshot,
     first: u64,
     samples: usize,
     overlay_samples: usize,
     out: &Path,
+    dump_maps: Option<&Path>,
+    progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
     require_samples(samples, "the test scores")?;
     let domain = snap.config.build_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
-    let result = evaluate_range(&model, domain, first, samples, snap)?;
+    let mut dump = dump_maps.map(MapDump::create).transpose()?;
+    let result = evaluate_range_dumping(
+        &model,
+        domain,
+        first,
+        samples,
+        snap,
+        dump.as_mut(),
+        progress,
+    )?;
+    if let Some(dump) = dump {
+        dump.finish()?;
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(&model, domain, snap, &result, out, overlay_samples)?;
     let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
@@ -317,14 +417,24 @@ pub fn evaluate_checkpoint(
     Ok(result)
 }
 
-/// A batch of 1-D motif maps `(N, C, L)`.
-fn dims3(maps: ArrayViewD<'_, f32>) -> Result<ndarray::ArrayView3<'_, f32>> {
-    maps.into_dimensionality::<Ix3>()
-        .map_err(|e| Error::Run(format!("motif map is not 1-D: {e}")))
+/// A batch of motif maps as `(N, C, H, W)`: 2-D maps as they are, 1-D maps `(N, C, L)` as
+/// `(N, C, 1, L)` (how the pictures and the map dump draw a signal).
+fn as_4d(map: &ArrayD<f32>) -> Result<ArrayView4<'_, f32>> {
+    let bad = |e: ndarray::ShapeError| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}"));
+    if map.ndim() == 3 {
+        Ok(map
+            .view()
+            .into_dimensionality::<Ix3>()
+            .map_err(bad)?
+            .insert_axis(Axis(2)))
+    } else {
+        map.view().into_dimensionality::<Ix4>().map_err(bad)
+    }
 }
 
-/// `motifs.png` (motif maps over the first test inputs, footprints outlined) and
-/// `confusion.png` (the confusion heatmap with the optimal permutation applied).
+/// `motifs.png` (motif maps over the first `n` test inputs, markers coloured by the class
+/// their channel is assigned to, the true and predicted sequences under each) and
+/// `confusion.png` (the labelled confusion matrix); see [`crate::pictures`].
 fn write_pictures(
     model: &SparlingModel,
     domain: &dyn Domain,
@@ -337,32 +447,40 @@ fn write_pictures(
     let indices: Vec<u64> = (0..n as u64).collect();
     let samples = domain.batch(seed, &indices);
     let batch = domain.batch_arrays(seed, &indices);
-    let (_, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
-    let map = sparling_tensor::Tensor::new(map.data().mapv(f32::abs));
-    // (N, C, H, W), or (N, C, 1, L) for a 1-D domain, as the overlay draws it.
-    let maps = match map.data().ndim() {
-        3 => dims3(map.data().view())?.insert_axis(Axis(2)),
-        _ => map
-            .data()
-            .view()
-            .into_dimensionality::<Ix4>()
-            .map_err(|e| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}")))?,
-    };
-    let mut images = Vec::new();
-    for (i, s) in samples.iter().enumerate() {
-        let style = OverlayStyle {
-            scale: 3,
-            marker: 3,
-            boxes: true,
-        };
-        images.push(overlay_motifs(
-            s,
-            MotifMap::Dense(maps.index_axis(ndarray::Axis(0), i)),
-            style,
-        )?);
-    }
-    let picture = grid(&images, 4, 6)?;
-    write_atomic(&out.join("motifs.png"), &picture.to_png()?)?;
-    let png = sparling_metrics::heatmap::heatmap_png(&result.confusion, &Default::default())?;
-    write_atomic(&out.join("confusion.png"), &png)
+    let (predicted, map) = model.predict(&sparling_tensor::Tensor::new(batch.inputs))?;
+    let magnitudes = map.data().mapv(f32::abs);
+    let maps = as_4d(&magnitudes)?;
+    let panels: Vec<MotifPanel> = samples
+        .iter()
+        .zip(&predicted)
+        .enumerate()
+        .map(|(i, (sample, predicted))| MotifPanel {
+            sample,
+            map: maps.index_axis(ndarray::Axis(0), i),
+            predicted,
+        })
+        .collect();
+    let title = format!(
+        "Motif maps at density {:.3e}, test samples 0-{}",
+        snap.density,
+        n.saturating_sub(1)
+    );
+    let motifs = motif_figure(&panels, &result.assignment, domain.vocab(), &title)?;
+    write_png(&out.join("motifs.png"), &motifs)?;
+    write_confusion_png(&out.join("confusion.png"), &result.confusion, snap.density)
+}
+
+/// Writes the labelled confusion matrix of a model at `density` (see
+/// [`crate::pictures::confusion_figure`]).
+pub fn write_confusion_png(path: &Path, confusion: &Confusion, density: f64) -> Result<()> {
+    let title = format!("Motif confusion at density {density:.3e} (framed: the assignment)");
+    write_png(path, &confusion_figure(confusion, &title)?)
+}
+
+/// Writes `canvas` to `path` as a PNG, atomically.
+pub fn write_png(path: &Path, canvas: &sparling_plot::Canvas) -> Result<()> {
+    let png = canvas
+        .to_png_bytes()
+        .map_err(|e| Error::Run(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &png)
 }

@@ -215,7 +215,7 @@ impl TrainConfig {
         // The paper's probe with validation every 2,000 samples on 1,000 samples, the bar
         // falling 1e-6 per sample, and at the last rung (the late phase below 6e-5) half the
         // step and a bar that does not fall, capped at `LAST_RUNG_HOLD_LIMIT` samples. Each
-        // choice and what it was measured against is in docs/results.md.
+        // choice and what it was measured against is in docs/history.md.
         let annealing = ScheduleConfig::Annealing {
             initial_density: 0.5,
             factor: 0.75,

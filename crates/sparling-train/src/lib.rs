@@ -11,6 +11,8 @@
 //!   resumption ([`state`]).
 //! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
 //!   the reproduction report.
+//! * [`export`]: a model as a safetensors file named like a PyTorch `state_dict`; [`maps`]:
+//!   the motif maps of a test run in the `score-motifs` JSONL format.
 
 #![doc = include_str!("../README.md")]
 
@@ -21,12 +23,16 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod experiment;
+pub mod export;
 pub mod input;
 pub mod limits;
+pub mod maps;
 pub mod model;
 pub mod motif_model;
 pub mod optimizer;
+pub mod pictures;
 pub mod report;
+pub mod run_info;
 pub mod schedule;
 pub mod state;
 pub mod trainer;

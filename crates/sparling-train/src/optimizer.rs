@@ -28,12 +28,12 @@ pub struct OptimizerConfig {
     /// Multiplier of the learning rate per density reduction the schedule has made (default 1:
     /// a constant rate). After k reductions the rate is `lr * lr_decay_per_reduction^k`. Off in
     /// the presets: a rate falling 4% per reduction slowed the recovery after each of the last
-    /// density cuts (docs/results.md).
+    /// density cuts (docs/history.md).
     #[serde(default = "unit_decay")]
     pub lr_decay_per_reduction: f32,
     /// A learning rate that restarts at every density reduction and then decays while the
     /// density stays put (None, the default: no decay within a rung). Applies from the first
-    /// reduction on, never at the initial density. Off in the presets (docs/results.md).
+    /// reduction on, never at the initial density. Off in the presets (docs/history.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rung_decay: Option<RungDecay>,
 }

@@ -1,99 +1,27 @@
 //! The reproduction report: merges any set of run directories (`<root>/runs/*`) into
-//! `report.md`, `report.json` and PNG figures, with the paper's published numbers beside ours.
-//! Every number comes from the runs' own `eval.json`, `log.jsonl` and `status.json`.
+//! `report.md`, `report.json` and PNG figures, with the paper's published numbers beside ours
+//! ([`paper`]), two-sided verdicts against its intervals, and how this implementation differs
+//! from the paper ([`differences`]). Every number comes from the runs' own `config.json`,
+//! `eval/eval.json`, `log.jsonl`, `status.json` and `run-info.json`, never from the call that
+//! renders the report, so a report can be re-rendered anywhere, any time.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sparling_metrics::bootstrap::{BootstrapConfig, Interval, bootstrap_mean_ci};
-use sparling_plot::{LineChart, Marker, ReferenceLine, Scale, Series};
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::eval::RunEvaluation;
+use crate::run_info::{RunInfo, read_run_info};
 use crate::state::{ValidationRecord, write_atomic};
 
-/// The paper's DigitCircle numbers (SPEC section 6, mean of 9 seeds, percent) for the
-/// experiments we run, with the upper end of the 95% interval where the paper gives one.
-pub struct PaperRow {
-    /// Experiment name (as in the run directory).
-    pub experiment: &'static str,
-    /// What the paper reports, as text.
-    pub text: &'static str,
-}
+pub mod differences;
+pub mod figures;
+pub mod paper;
 
-/// The published figures, as text to print beside ours.
-pub const PAPER: &[PaperRow] = &[
-    PaperRow {
-        experiment: "sparling",
-        text: "FPE 1.48 [0.07-4.23], FNE 0.42 [0.25-0.67], CE 1.16 [0.03-3.39], E2EE 0.74 [0.47-1.15]",
-    },
-    PaperRow {
-        experiment: "st",
-        text: "FPE 0.00, FNE 0.98, CE 22.19, E2EE 2.11",
-    },
-    PaperRow {
-        experiment: "mt-no-bn",
-        text: "E2EE 70-74 across seeds",
-    },
-    PaperRow {
-        experiment: "st-no-bn",
-        text: "E2EE 52-66 across seeds",
-    },
-    PaperRow {
-        experiment: "no-annealing",
-        text: "E2EE 68",
-    },
-    PaperRow {
-        experiment: "no-annealing-penultimate",
-        text: "E2EE 71",
-    },
-    PaperRow {
-        experiment: "l1-0.1",
-        text: "stays dense (density 37%), FPE >= 99.9%, CE ~48-50%",
-    },
-    PaperRow {
-        experiment: "l1-1",
-        text: "stays dense (density 4.6%), FPE >= 99.9%, CE ~48-50%",
-    },
-    PaperRow {
-        experiment: "l1-2",
-        text: "density 0.021%, FPE 91.25, FNE 58.1, CE 45.7, E2EE 70.3",
-    },
-    PaperRow {
-        experiment: "l1-5",
-        text: "density 0.031%, FPE 95.99, FNE 73.1, CE 50.9, E2EE 75.0",
-    },
-    PaperRow {
-        experiment: "l1-10",
-        text: "density 0.02-0.03% but E2EE 70-75%",
-    },
-    PaperRow {
-        experiment: "kl-0.1",
-        text: "density never below 0.1%",
-    },
-    PaperRow {
-        experiment: "kl-10",
-        text: "density never below 0.1%",
-    },
-    PaperRow {
-        experiment: "non-sparse",
-        text: "E2EE about 0.23",
-    },
-    PaperRow {
-        experiment: "retrained",
-        text: "E2EE about 0.16",
-    },
-];
-
-/// The targets of the reproduction (upper ends of the paper's 95% intervals), as fractions.
-pub const TARGETS: [(&str, f64); 4] = [
-    ("FPE", 0.042),
-    ("FNE", 0.007),
-    ("CE", 0.034),
-    ("E2EE", 0.012),
-];
+pub use paper::{PAPER_SEEDS, PAPER_SPARLING, PAPER_TEXT, PaperFigure, Verdict, verdict};
 
 /// One run found under `<root>/runs`.
 #[derive(Clone, Debug, Serialize)]
@@ -110,6 +38,11 @@ pub struct RunSummary {
     pub log: Vec<ValidationRecord>,
     /// `status.json` (absent while a run is unfinished).
     pub status: Option<serde_json::Value>,
+    /// `config.json`, as written (absent if the run directory has none).
+    pub config: Option<serde_json::Value>,
+    /// `run-info.json`: where and with what the run trained (absent for runs trained before
+    /// it was recorded).
+    pub info: Option<RunInfo>,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -162,6 +95,8 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunSummary>> {
         out.push(RunSummary {
             eval: read_json(&dir.join("eval").join("eval.json"))?,
             status: read_json(&dir.join("status.json"))?,
+            config: read_json(&dir.join("config.json"))?,
+            info: read_run_info(&dir)?,
             experiment,
             seed,
             dir,
@@ -173,10 +108,10 @@ pub fn collect_runs(root: &Path) -> Result<Vec<RunSummary>> {
 }
 
 fn order(experiment: &str) -> usize {
-    PAPER
+    PAPER_TEXT
         .iter()
-        .position(|p| p.experiment == experiment)
-        .unwrap_or(PAPER.len())
+        .position(|(e, _)| *e == experiment)
+        .unwrap_or(PAPER_TEXT.len())
 }
 
 fn pct(v: f64) -> String {
@@ -191,32 +126,16 @@ fn pct_ci(i: &Interval) -> String {
     format!("{} [{}-{}]", pct(i.mean), pct(i.lower), pct(i.upper))
 }
 
-/// Writes `report.md`, `report.json` and the figures into `root`; `meta` is the machine and
-/// command description written by `cargo xtask reproduce`.
+/// Writes `report.md`, `report.json` and the figures into `root`. `meta` names the profile
+/// (`{"profile": "default", ...}`, from `cargo xtask reproduce`) and is kept in `report.json`;
+/// the report itself describes each run from the run's own files.
 pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
     let runs = collect_runs(root)?;
     let mut md = String::new();
-    let profile = meta["profile"].as_str().unwrap_or("?");
+    let profile = meta["profile"].as_str().unwrap_or("merge");
     let _ = writeln!(
         md,
-        "# Sparling reproduction report: DigitCircle (`{profile}` profile)\n"
-    );
-    let _ = writeln!(
-        md,
-        "Command: `{}`  \nGit revision: `{}`{}  \nCompiler: `{}`  \nMachine: {} ({} logical CPUs), {} run(s) at a time, {} thread(s) per run  \nWall time of this invocation: {:.1} min\n",
-        meta["command"].as_str().unwrap_or("?"),
-        meta["git_revision"].as_str().unwrap_or("?"),
-        if meta["git_dirty"].as_bool().unwrap_or(false) {
-            " (with uncommitted changes)"
-        } else {
-            ""
-        },
-        meta["rustc"].as_str().unwrap_or("?"),
-        meta["cpu"].as_str().unwrap_or("?"),
-        meta["cpus"],
-        meta["jobs"],
-        meta["threads_per_run"],
-        meta["wall_seconds"].as_f64().unwrap_or(f64::NAN) / 60.0,
+        "# Sparling reproduction report: DigitCircle (`{profile}` profile)\n\nEvery number below is read from the run directories under `runs/`: where each run trained (machine, threads, source revision) and for how long are in the table \"Runs\" at the end.\n"
     );
     if profile == "quick" {
         let _ = writeln!(
@@ -224,16 +143,49 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
             "> The quick profile uses a tiny model and budget to show that the whole pipeline runs; its numbers are not meant to match the paper.\n"
         );
     }
+    let headline_json = headline_table(&mut md, &runs)?;
+    let sparling: Vec<&RunSummary> = runs.iter().filter(|r| r.experiment == "sparling").collect();
+    let verdict_json = verdict_section(&mut md, &sparling);
+    if let Some(r) = sparling.iter().find(|r| r.config.is_some()) {
+        let name = format!("runs/{}-seed{}", r.experiment, r.seed);
+        let config = r.config.as_ref().expect("found with a config");
+        let _ = writeln!(md, "\n{}", differences::differences_markdown(config, &name));
+    }
+    let mut figures = Vec::new();
+    figures::curve_section(&mut md, root, &sparling, &mut figures)?;
+    figures::training_section(&mut md, root, &runs, &sparling, &mut figures)?;
+    figures::pictures_section(&mut md, root, &sparling, &mut figures)?;
+    runs_table(&mut md, &runs);
 
-    // --- headline table -------------------------------------------------------------------
+    let report_md = root.join("report.md");
+    write_atomic(&report_md, md.as_bytes())?;
+    let json = serde_json::json!({
+        "meta": meta,
+        "headline": headline_json,
+        "verdict": verdict_json,
+        "runs": runs,
+        "figures": figures,
+    });
+    write_atomic(
+        &root.join("report.json"),
+        serde_json::to_string_pretty(&json)
+            .map_err(|e| Error::Run(e.to_string()))?
+            .as_bytes(),
+    )?;
+    Ok(report_md)
+}
+
+/// The table of every experiment's errors at the operating density (mean and bootstrap
+/// interval over seeds, with the number of seeds); returns its JSON.
+fn headline_table(md: &mut String, runs: &[RunSummary]) -> Result<Vec<serde_json::Value>> {
     let _ = writeln!(md, "## Motif and end-to-end errors (%)\n");
     let _ = writeln!(
         md,
-        "Evaluated at the operating density (the smallest rung of the ladder 0.5 x 0.75^k at or above the domain's minimum density), or at the run's end state when it never got there.\n"
+        "Evaluated at the operating density (the smallest rung of the ladder 0.5 x 0.75^k at or above the domain's minimum density), or at the run's end state when it never got there. With several seeds: the mean over seeds [bootstrap 95% interval]. The paper's figures are means over {PAPER_SEEDS} seeds [95% interval].\n"
     );
     let _ = writeln!(
         md,
-        "| experiment | seeds | density | reached? | FPE | FNE | CE | E2EE | exact match | test samples | paper |"
+        "| experiment | seeds | density | reached? | FPE | FNE | CE | E2EE | exact match | test samples | the paper ({PAPER_SEEDS} seeds) |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
     let mut experiments: Vec<&str> = runs.iter().map(|r| r.experiment.as_str()).collect();
@@ -279,10 +231,10 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
             .iter()
             .map(|e| e.headline.density)
             .fold(f64::NAN, f64::min);
-        let paper = PAPER
+        let paper = PAPER_TEXT
             .iter()
-            .find(|p| p.experiment == *exp)
-            .map(|p| p.text)
+            .find(|(e, _)| e == exp)
+            .map(|(_, t)| *t)
             .unwrap_or("");
         let _ = writeln!(
             md,
@@ -301,183 +253,139 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
             "fpe": fpe, "fne": fne, "ce": ce, "e2ee": e2ee, "exact_match": exact,
         }));
     }
+    Ok(headline_json)
+}
 
-    // --- verdict ---------------------------------------------------------------------------
-    let sparling: Vec<&RunSummary> = runs.iter().filter(|r| r.experiment == "sparling").collect();
+/// The two-sided verdict of Sparling's mean over seeds against the paper's intervals, the
+/// caveat on the number of seeds, and one line per seed; returns its JSON.
+fn verdict_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value {
     let _ = writeln!(
         md,
         "\n## Verdict against the paper's 95% intervals (Sparling)\n"
     );
-    for r in &sparling {
-        match &r.eval {
-            None => {
-                let _ = writeln!(md, "- seed {}: not evaluated.", r.seed);
-            }
-            Some(e) => {
-                let h = &e.headline;
-                let values = [h.fpe, h.fne, h.ce, h.e2ee];
-                let parts: Vec<String> = TARGETS
-                    .iter()
-                    .zip(values)
-                    .map(|((name, bound), v)| {
-                        format!(
-                            "{name} {}% {} {}%",
-                            pct(v),
-                            if v <= *bound { "<=" } else { "> (MISSED)" },
-                            pct(*bound)
-                        )
-                    })
-                    .collect();
-                let inside = values.iter().zip(TARGETS).all(|(v, (_, b))| *v <= b);
-                let _ = writeln!(
-                    md,
-                    "- seed {}: {} -> **{}**{}",
-                    r.seed,
-                    parts.join(", "),
-                    if inside {
-                        "inside the paper's intervals"
-                    } else {
-                        "does not match the paper"
-                    },
-                    if e.reached_operating_point {
-                        ""
-                    } else {
-                        " (the operating density was NOT reached; end state shown)"
-                    }
-                );
-            }
-        }
-    }
-
-    // --- curve -----------------------------------------------------------------------------
-    let mut figures = Vec::new();
-    if sparling
+    let evals: Vec<(u64, &RunEvaluation)> = sparling
         .iter()
-        .any(|r| r.eval.as_ref().is_some_and(|e| !e.curve.is_empty()))
-    {
-        let _ = writeln!(md, "\n## Error vs density (Sparling)\n");
-        let _ = writeln!(
-            md,
-            "| seed | density | x min | FPE | FNE | CE | E2EE | test samples |"
-        );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
-        let mut chart = LineChart::new("Sparling: errors vs density")
-            .x_label("density (log)")
-            .y_label("error (%)")
-            .x_scale(Scale::Log10);
-        for r in &sparling {
-            let Some(e) = &r.eval else { continue };
-            for c in &e.curve {
-                let _ = writeln!(
-                    md,
-                    "| {} | {:.3e} | {:.2} | {} | {} | {} | {} | {} |",
-                    r.seed,
-                    c.density,
-                    c.density / e.min_density,
-                    pct(c.fpe),
-                    pct(c.fne),
-                    pct(c.ce),
-                    pct(c.e2ee),
-                    c.samples
-                );
-            }
-            let pts = |f: fn(&crate::eval::EvalResult) -> f64| -> Vec<(f64, f64)> {
-                e.curve.iter().map(|c| (c.density, 100.0 * f(c))).collect()
-            };
-            chart = chart
-                .series(
-                    Series::new(format!("FPE s{}", r.seed), pts(|c| c.fpe)).marker(Marker::Circle),
-                )
-                .series(
-                    Series::new(format!("FNE s{}", r.seed), pts(|c| c.fne)).marker(Marker::Square),
-                )
-                .series(
-                    Series::new(format!("CE s{}", r.seed), pts(|c| c.ce)).marker(Marker::Triangle),
-                )
-                .series(
-                    Series::new(format!("E2EE s{}", r.seed), pts(|c| c.e2ee))
-                        .marker(Marker::Diamond),
-                );
-        }
-        chart
-            .render(900, 560)
-            .save_png(root.join("error_vs_density.png"))
-            .map_err(|e| Error::Run(e.to_string()))?;
-        figures.push("error_vs_density.png");
-        let _ = writeln!(md, "\n![error vs density](error_vs_density.png)");
+        .filter_map(|r| r.eval.as_ref().map(|e| (r.seed, e)))
+        .collect();
+    if evals.is_empty() {
+        let _ = writeln!(md, "No Sparling run has been evaluated yet.");
+        return serde_json::Value::Null;
     }
-
-    // --- training curves -------------------------------------------------------------------
-    if runs.iter().any(|r| !r.log.is_empty()) {
-        let mut acc = LineChart::new("Validation exact-match accuracy")
-            .x_label("training samples")
-            .y_label("accuracy");
-        let mut dens = LineChart::new("Density")
-            .x_label("training samples")
-            .y_label("density (log)")
-            .y_scale(Scale::Log10);
-        let logged = runs.iter().filter(|r| !r.log.is_empty()).count();
-        for r in &runs {
-            if r.log.is_empty() {
-                continue;
-            }
-            let name = format!("{} s{}", r.experiment, r.seed);
-            acc = acc.series(Series::new(
-                name.clone(),
-                r.log.iter().map(|v| (v.samples as f64, v.accuracy)),
-            ));
-            let bar: Vec<(f64, f64)> = r
-                .log
-                .iter()
-                .filter(|v| v.bar.is_finite())
-                .map(|v| (v.samples as f64, v.bar))
-                .collect();
-            if logged == 1 && !bar.is_empty() {
-                acc = acc.series(Series::new(format!("{name} bar"), bar).dashed(true));
-            }
-            dens = dens.series(Series::new(
-                name,
-                r.log.iter().map(|v| (v.samples as f64, v.density)),
-            ));
+    let n = evals.len();
+    let values = |e: &RunEvaluation| {
+        [
+            e.headline.fpe,
+            e.headline.fne,
+            e.headline.ce,
+            e.headline.e2ee,
+        ]
+    };
+    let mut means = [0.0f64; 4];
+    for (_, e) in &evals {
+        for (m, v) in means.iter_mut().zip(values(e)) {
+            *m += v / n as f64;
         }
-        if let Some(e) = sparling.iter().find_map(|r| r.eval.as_ref()) {
-            dens = dens.reference_line(ReferenceLine::new(e.min_density, "minimum density"));
-        }
-        acc.render(900, 480)
-            .save_png(root.join("training_accuracy.png"))
-            .map_err(|e| Error::Run(e.to_string()))?;
-        dens.render(900, 480)
-            .save_png(root.join("training_density.png"))
-            .map_err(|e| Error::Run(e.to_string()))?;
-        figures.extend(["training_accuracy.png", "training_density.png"]);
-        let _ = writeln!(
-            md,
-            "\n## Training curves\n\nValidation accuracy and density against training samples. A validation that stopped once the bar was out of reach shows the accuracy of the samples it scored (at least 50); with one run, the dashed line is the bar.\n\n![accuracy](training_accuracy.png)\n\n![density](training_density.png)"
-        );
     }
-
-    // --- pictures of the first evaluated Sparling run ----------------------------------------
-    if let Some(r) = sparling.iter().find(|r| r.eval.is_some()) {
-        for name in ["motifs.png", "confusion.png"] {
-            let src = r.dir.join("eval").join(name);
-            if src.exists() {
-                std::fs::copy(&src, root.join(name)).map_err(|e| Error::io("copying", &src, e))?;
-                figures.push(name);
-            }
-        }
-        let _ = writeln!(
-            md,
-            "\n## Motif maps (Sparling, seed {})\n\nTest inputs with the Sparse layer's surviving activations (one colour per channel) and the ground-truth footprints outlined:\n\n![motifs](motifs.png)\n\nConfusion (channels x digits, optimal permutation applied):\n\n![confusion](confusion.png)",
-            r.seed
-        );
+    let verdicts: Vec<Verdict> = PAPER_SPARLING
+        .iter()
+        .zip(means)
+        .map(|(f, m)| verdict(m, f))
+        .collect();
+    if let Some(caveat) = paper::seed_caveat(n) {
+        let _ = writeln!(md, "> {caveat}\n");
     }
-
-    // --- runs ------------------------------------------------------------------------------
+    let ours = if n == 1 {
+        format!("ours (seed {})", evals[0].0)
+    } else {
+        format!("ours (mean of {n} seeds)")
+    };
     let _ = writeln!(
         md,
-        "\n## Runs\n\n| run | samples | steps | wall time (min) | samples/s | ended |\n|---|---|---|---|---|---|"
+        "| figure (%) | {ours} | the paper (mean of {PAPER_SEEDS} seeds) [95% interval] | verdict |\n|---|---|---|---|"
     );
-    for r in &runs {
+    for ((f, m), v) in PAPER_SPARLING.iter().zip(means).zip(&verdicts) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.2} [{:.2}-{:.2}] | {} |",
+            f.name,
+            pct(m),
+            f.mean,
+            f.lower,
+            f.upper,
+            v.text()
+        );
+    }
+    let names = |want: Verdict| -> Vec<&str> {
+        PAPER_SPARLING
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| **v == want)
+            .map(|(f, _)| f.name)
+            .collect()
+    };
+    let (above, below) = (names(Verdict::Above), names(Verdict::Below));
+    let overall = if !above.is_empty() {
+        format!(
+            "worse than the paper on {} (above its interval)",
+            above.join(", ")
+        )
+    } else if !below.is_empty() {
+        format!(
+            "inside the paper's intervals or better on all four figures (better on {})",
+            below.join(", ")
+        )
+    } else {
+        "inside the paper's intervals on all four figures".to_string()
+    };
+    let _ = writeln!(md, "\nOverall: **{overall}**.");
+    let unreached: Vec<String> = evals
+        .iter()
+        .filter(|(_, e)| !e.reached_operating_point)
+        .map(|(s, _)| s.to_string())
+        .collect();
+    if !unreached.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nSeed(s) {} did NOT reach the operating density: their end state is scored instead.",
+            unreached.join(", ")
+        );
+    }
+    if n > 1 {
+        let _ = writeln!(md, "\nPer seed:\n");
+        for (seed, e) in &evals {
+            let parts: Vec<String> = PAPER_SPARLING
+                .iter()
+                .zip(values(e))
+                .map(|(f, v)| format!("{} {} ({})", f.name, pct(v), verdict(v, f).text()))
+                .collect();
+            let _ = writeln!(md, "- seed {seed}: {}", parts.join("; "));
+        }
+    }
+    serde_json::json!({
+        "seeds": n,
+        "paper_seeds": PAPER_SEEDS,
+        "figures": PAPER_SPARLING.iter().zip(means).zip(&verdicts).map(|((f, m), v)| {
+            serde_json::json!({"name": f.name, "ours": m, "paper": f, "verdict": v})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// "a, b" of the distinct values of a run's sessions, or "not recorded".
+fn sessions(info: Option<&RunInfo>, f: impl Fn(&crate::run_info::Session) -> String) -> String {
+    match info {
+        Some(i) if !i.sessions.is_empty() => i.distinct(f).join("; "),
+        _ => "not recorded".to_string(),
+    }
+}
+
+/// The table of runs: where each trained (from `run-info.json`), how far and for how long
+/// (from `status.json`, or the last validation of an unfinished run).
+fn runs_table(md: &mut String, runs: &[RunSummary]) {
+    let _ = writeln!(
+        md,
+        "\n## Runs\n\nTraining time is the run's own (summed over its sessions when it was resumed), from its `status.json`; machine, threads and revision are recorded by `sparling train` in `run-info.json` (\"not recorded\" for runs trained before it did).\n\n| run | machine | threads | revision | samples | steps | training time (min) | samples/s | ended |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in runs {
         // A finished run has `status.json`; an interrupted one is described by its last
         // validation (what its checkpoint holds).
         let (samples, steps, wall, ended) = match (r.status.as_ref(), r.log.last()) {
@@ -495,29 +403,25 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
             ),
             (None, None) => (0, 0, f64::NAN, "not started".to_string()),
         };
+        let info = r.info.as_ref();
         let _ = writeln!(
             md,
-            "| {}-seed{} | {samples} | {steps} | {:.1} | {:.1} | {ended} |",
+            "| {}-seed{} | {} | {} | {} | {samples} | {steps} | {:.1} | {:.1} | {ended} |",
             r.experiment,
             r.seed,
+            sessions(info, |s| format!(
+                "{} ({} logical CPUs)",
+                s.machine, s.logical_cpus
+            )),
+            sessions(info, |s| s.threads.to_string()),
+            sessions(info, |s| {
+                format!("`{}`", s.revision.chars().take(12).collect::<String>())
+            }),
             wall / 60.0,
             samples as f64 / wall,
         );
     }
-
-    let report_md = root.join("report.md");
-    write_atomic(&report_md, md.as_bytes())?;
-    let json = serde_json::json!({
-        "meta": meta,
-        "headline": headline_json,
-        "runs": runs,
-        "figures": figures,
-    });
-    write_atomic(
-        &root.join("report.json"),
-        serde_json::to_string_pretty(&json)
-            .map_err(|e| Error::Run(e.to_string()))?
-            .as_bytes(),
-    )?;
-    Ok(report_md)
 }
+
+#[cfg(test)]
+mod tests;

@@ -128,6 +128,20 @@ pub fn load_train_state(path: &Path) -> Result<TrainState> {
     }
 }
 
+/// Reads the model of any checkpoint: a rung snapshot ([`MODEL_KIND`]) or a run's full
+/// training state ([`TRAIN_KIND`], [`LEGACY_TRAIN_KIND`]); any other file is an error naming
+/// its kind.
+pub fn load_model_snapshot(path: &Path) -> Result<ModelSnapshot> {
+    match sparling_nn::checkpoint::peek_kind(path)?.as_str() {
+        MODEL_KIND => Ok(sparling_nn::checkpoint::load(path, MODEL_KIND)?),
+        TRAIN_KIND | V2_TRAIN_KIND | LEGACY_TRAIN_KIND => Ok(load_train_state(path)?.model),
+        other => Err(Error::Run(format!(
+            "{} is a {other:?} file, not a model checkpoint",
+            path.display()
+        ))),
+    }
+}
+
 /// The payload of [`LEGACY_TRAIN_KIND`] checkpoints.
 mod legacy {
     use serde::{Deserialize, Serialize};

@@ -70,6 +70,7 @@ fn train_and_eval(config: TrainConfig, dir: &Path) -> (TrainState, RunEvaluation
         curve_samples: 16,
         curve_span: 10.5,
         overlay_samples: 2,
+        dump_maps: None,
     };
     let eval = evaluate_run(&run, &dir.join("eval"), &opts).unwrap();
     assert!((0.0..=1.0).contains(&eval.headline.e2ee));

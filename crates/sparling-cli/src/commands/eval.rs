@@ -1,14 +1,14 @@
 //! `sparling eval`: scores a run (`--run DIR`: the operating point and the error-vs-density
 //! curve) or one checkpoint (`--checkpoint FILE`).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run};
-use sparling_train::state::{
-    LEGACY_TRAIN_KIND, MODEL_KIND, ModelSnapshot, RunDir, TRAIN_KIND, V2_TRAIN_KIND,
-    load_train_state,
-};
+use sparling_train::eval::{RunEvalOptions, evaluate_checkpoint, evaluate_run_with_progress};
+
+use crate::progress::EvalBar;
+use sparling_train::state::{RunDir, load_model_snapshot, load_train_state};
 
 /// Arguments of `sparling eval`.
 #[derive(clap::Args, Debug)]
@@ -33,6 +33,11 @@ pub struct Args {
     /// Output directory (eval.json, motifs.png, confusion.png).
     #[arg(long)]
     out: PathBuf,
+    /// Also write the motif maps of the scored test samples (with --run: the operating
+    /// point's) to this JSONL file, one sample per line with its surviving activations and
+    /// true motifs, in the format `sparling score-motifs` reads.
+    #[arg(long, value_name = "FILE.jsonl")]
+    dump_maps: Option<PathBuf>,
     /// Evaluate even if the memory estimate exceeds the machine's memory.
     #[arg(long)]
     force: bool,
@@ -71,6 +76,7 @@ pub fn run(args: Args) -> Result<()> {
             let opts = RunEvalOptions {
                 samples,
                 curve_samples: args.curve_samples.min(samples),
+                dump_maps: args.dump_maps.clone(),
                 ..RunEvalOptions::default()
             };
             check_memory(
@@ -79,8 +85,10 @@ pub fn run(args: Args) -> Result<()> {
                 opts.curve_samples,
                 args.force,
             )?;
-            let result = evaluate_run(&run, &args.out, &opts)
+            let mut bar = EvalBar::new(std::io::stderr().is_terminal());
+            let result = evaluate_run_with_progress(&run, &args.out, &opts, &mut bar)
                 .with_context(|| format!("evaluating run {}", dir.display()))?;
+            bar.finish();
             let h = &result.headline;
             println!(
                 "density {:.4e} (operating point {:.4e}{}): FPE {:.2}% FNE {:.2}% CE {:.2}% E2EE {:.2}% exact {:.2}% on {} samples",
@@ -101,31 +109,26 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         (None, Some(file)) => {
-            let snap: ModelSnapshot = match sparling_train::checkpoint_kind(file)?.as_str() {
-                MODEL_KIND => sparling_nn_load(file, MODEL_KIND)?,
-                TRAIN_KIND | V2_TRAIN_KIND | LEGACY_TRAIN_KIND => {
-                    load_train_state(file)
-                        .with_context(|| format!("loading {}", file.display()))?
-                        .model
-                }
-                other => bail!("{} is a {other:?} file, not a model", file.display()),
-            };
+            let snap =
+                load_model_snapshot(file).with_context(|| format!("loading {}", file.display()))?;
             let samples = args.samples.unwrap_or(snap.config.test_samples);
             check_memory(&snap.config, samples, 0, args.force)?;
             let overlay = RunEvalOptions::default().overlay_samples.min(samples);
-            let result = evaluate_checkpoint(&snap, args.first_sample, samples, overlay, &args.out)
-                .with_context(|| format!("evaluating {}", file.display()))?;
+            let mut bar = EvalBar::new(std::io::stderr().is_terminal());
+            let result = evaluate_checkpoint(
+                &snap,
+                args.first_sample,
+                samples,
+                overlay,
+                &args.out,
+                args.dump_maps.as_deref(),
+                &mut bar,
+            )
+            .with_context(|| format!("evaluating {}", file.display()))?;
+            bar.finish();
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(())
         }
         _ => bail!("give exactly one of --run DIR or --checkpoint FILE"),
     }
-}
-
-fn sparling_nn_load<T: serde::de::DeserializeOwned>(
-    path: &std::path::Path,
-    kind: &str,
-) -> Result<T> {
-    sparling_train::load_checkpoint(path, kind)
-        .with_context(|| format!("loading {}", path.display()))
 }

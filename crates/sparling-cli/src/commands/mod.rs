@@ -2,6 +2,7 @@
 
 pub mod branch;
 pub mod eval;
+pub mod export;
 pub mod generate;
 pub mod info;
 pub mod preset;

@@ -3,14 +3,13 @@
 //! and in `sparling_metrics::jsonl`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sparling_metrics::{
-    HeatmapOptions, JsonlScore, LineMultiHit, MotifReport, ScoreOptions, score_jsonl,
-    write_heatmap_png,
-};
+use sparling_metrics::{JsonlScore, LineMultiHit, MotifReport, ScoreOptions, score_jsonl};
+use sparling_train::eval::write_png;
+use sparling_train::pictures::confusion_figure;
 
 /// Output formats of `score-motifs`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +33,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Also write a PNG heatmap of the confusion matrix, rows permuted by the optimal
-    /// assignment.
+    /// Also write the confusion matrix as a labelled PNG: channels x classes with the counts,
+    /// rows ordered so that the optimal assignment (framed) is the diagonal.
     #[arg(long, value_name = "FILE.png")]
     pub heatmap: Option<PathBuf>,
     /// Also list the footprints hit by several channels.
@@ -58,13 +57,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("scoring {name}"))?;
 
     if let Some(path) = &args.heatmap {
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut w = BufWriter::new(file);
-        write_heatmap_png(&score.confusion, &mut w, &HeatmapOptions::default())
-            .with_context(|| format!("writing {}", path.display()))?;
-        w.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
+        let figure = confusion_figure(
+            &score.confusion,
+            &format!(
+                "Motif confusion, {} samples (framed: the assignment)",
+                score.samples
+            ),
+        )?;
+        write_png(path, &figure).with_context(|| format!("writing {}", path.display()))?;
     }
     let text = render(&score, args.format, args.multi_hits)?;
     let mut out = std::io::stdout().lock();

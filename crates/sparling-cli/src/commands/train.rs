@@ -1,14 +1,17 @@
 //! `sparling train --config FILE --seed S --out DIR`: trains (or resumes) a run.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use sparling_train::config::TrainConfig;
-use sparling_train::state::{RunDir, TrainState, ValidationRecord};
-use sparling_train::trainer::{Outcome, Progress, Trainer};
+use sparling_train::run_info::{Session, record_session};
+use sparling_train::state::RunDir;
+use sparling_train::trainer::{Outcome, Trainer};
+
+use crate::progress::{Bar, Lines};
 
 /// Arguments of `sparling train`.
 #[derive(clap::Args, Debug)]
@@ -25,61 +28,13 @@ pub struct Args {
     /// Stop (with a checkpoint) after this many steps in this session.
     #[arg(long)]
     max_steps: Option<u64>,
-    /// No progress bar (one line per validation instead).
+    /// No progress bar: one line per validation (also what happens when stderr is not a
+    /// terminal).
     #[arg(long)]
     quiet: bool,
     /// Train even if the config's memory estimate exceeds the machine's memory.
     #[arg(long)]
     force: bool,
-}
-
-/// A progress bar with step, loss, density and last accuracy, plus one printed line per
-/// validation.
-struct Bar {
-    bar: ProgressBar,
-    every: u64,
-    last_acc: f64,
-}
-
-impl Progress for Bar {
-    fn step(&mut self, state: &TrainState, loss: f32, density: f64) {
-        self.bar.set_position(state.model.samples);
-        if self.every > 0 && state.step % self.every == 0 {
-            self.bar.set_message(format!(
-                "step {} loss {loss:.4} density {density:.3e} acc {:.3}",
-                state.step, self.last_acc
-            ));
-        }
-    }
-
-    fn validation(&mut self, r: &ValidationRecord) {
-        self.last_acc = r.accuracy;
-        self.bar.println(format_record(r));
-    }
-}
-
-fn format_record(r: &ValidationRecord) -> String {
-    format!(
-        "[validation] samples {:>8} step {:>6} loss {:.4} acc {:.4} on {} bar {:.4} density {:.4e}{} ({:.0}s)",
-        r.samples,
-        r.step,
-        r.train_loss,
-        r.accuracy,
-        r.validated,
-        r.bar,
-        r.density,
-        if r.reduced { " -> reduced" } else { "" },
-        r.wall_seconds
-    )
-}
-
-/// Validation lines only.
-struct Lines;
-
-impl Progress for Lines {
-    fn validation(&mut self, r: &ValidationRecord) {
-        eprintln!("{}", format_record(r));
-    }
 }
 
 /// Runs `sparling train`.
@@ -93,8 +48,7 @@ pub fn run(args: Args) -> Result<()> {
         args.force,
     )
     .with_context(|| format!("in config file {}", args.config.display()))?;
-    let budget = config.max_samples;
-    let every = config.log_every_steps;
+    let bar_config = config.clone();
     let mut trainer = Trainer::open(config, args.seed, RunDir::new(&args.out))
         .with_context(|| format!("opening run directory {}", args.out.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -116,23 +70,24 @@ pub fn run(args: Args) -> Result<()> {
     if resumed > 0 {
         eprintln!("resuming {} at {resumed} samples", args.out.display());
     }
-    let outcome = if args.quiet {
+    if trainer.state().finished.is_none() {
+        // Where this session trains, for the report (read back from the run directory).
+        let session = Session::here(
+            env!("SPARLING_REVISION"),
+            rayon::current_num_threads(),
+            resumed,
+        );
+        record_session(&args.out, session)
+            .with_context(|| format!("recording the session in {}", args.out.display()))?;
+    }
+    // Without a terminal (a log file, `--jobs` > 1, a cluster) a bar would print nothing,
+    // validations included: plain lines instead.
+    let outcome = if args.quiet || !std::io::stderr().is_terminal() {
         trainer.run(&stop, args.max_steps, &mut Lines)?
     } else {
-        let bar = ProgressBar::new(budget);
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} samples {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_position(resumed);
-        let mut p = Bar {
-            bar,
-            every: every.max(1),
-            last_acc: f64::NAN,
-        };
-        let outcome = trainer.run(&stop, args.max_steps, &mut p)?;
-        p.bar.finish_and_clear();
+        let mut bar = Bar::new(&bar_config, trainer.state());
+        let outcome = trainer.run(&stop, args.max_steps, &mut bar)?;
+        bar.finish();
         outcome
     };
     let s = trainer.state();

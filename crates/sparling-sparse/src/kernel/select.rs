@@ -4,7 +4,7 @@
 //! 1. Choose a value bracket per channel that should contain the answer: around the previous
 //!    answer when a [`SelectHint`] is available (with momentum the threshold, hence the answer,
 //!    moves slowly), else from order statistics of a small deterministic sample.
-//! 2. One streaming pass ([`scan`]) counts the values below the bracket and collects the few
+//! 2. One streaming pass (`scan`) counts the values below the bracket and collects the few
 //!    inside it. At extreme sparsity the bracket is one-sided (`[lo, +inf)`), so only the top
 //!    `P - k + 1` values and a margin are collected.
 //! 3. If `below < k <= below + inside`, the answer is the `(k - below)`-th smallest candidate
@@ -59,7 +59,7 @@ pub fn kth_index(positions: usize, sparsity: f64) -> usize {
 /// batch (`data` in the row-major order of `layout`); `ks[c]` is channel `c`'s k.
 ///
 /// `hints` (one per channel, updated in place) only speed the selection up; pass a fresh
-/// `vec![None; C]` when there is none. NaN or infinite values give [`Error::NonFinite`] naming
+/// `vec![None; C]` when there is none. NaN or infinite values give [`crate::Error::NonFinite`] naming
 /// the channel of the first one (in memory order).
 ///
 /// # Panics

@@ -1,4 +1,4 @@
-//! `motif_g/b10_h100`: the reference motif model g of SPEC section 7, forward+backward at batch
+//! `motif_g/b10_h100`: the reference motif model g of the paper's reference code, forward+backward at batch
 //! 10 on 100x100 single-channel images, in training mode. Throughput: samples (10 per
 //! iteration), so criterion's "Kelem/s" x 1000 reads as samples/s.
 //!

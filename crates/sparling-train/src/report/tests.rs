@@ -1,0 +1,149 @@
+//! The report rendered from hand-made run directories.
+
+use std::path::Path;
+
+use sparling_metrics::confusion::Confusion;
+
+use super::*;
+use crate::eval::EvalResult;
+use crate::run_info::{Session, record_session};
+
+fn result(fpe: f64, fne: f64, ce: f64, e2ee: f64) -> EvalResult {
+    EvalResult {
+        density: 5.0226e-5,
+        rung: Some(32),
+        trained_samples: 248_000,
+        first_sample: 0,
+        samples: 10_000,
+        fpe,
+        fne,
+        ce,
+        ce_many_to_one: ce,
+        e2ee,
+        exact_match: 1.0 - 3.0 * e2ee,
+        observed_density: 5.1e-5,
+        assignment: vec![Some(0), Some(1)],
+        confusion: Confusion::new(2, 2),
+    }
+}
+
+/// A finished, evaluated run directory `root/runs/<name>`.
+fn run(root: &Path, name: &str, values: [f64; 4], session: Option<Session>) {
+    let dir = root.join("runs").join(name);
+    std::fs::create_dir_all(dir.join("eval")).unwrap();
+    let config = crate::config::TrainConfig::preset(crate::config::Profile::Default);
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(&config).unwrap(),
+    )
+    .unwrap();
+    let [fpe, fne, ce, e2ee] = values;
+    let headline = result(fpe, fne, ce, e2ee);
+    let eval = RunEvaluation {
+        seed: 0,
+        min_density: 4.5e-5,
+        operating_density: 5.0226e-5,
+        reached_operating_point: true,
+        curve: vec![headline.clone()],
+        headline,
+    };
+    std::fs::write(
+        dir.join("eval").join("eval.json"),
+        serde_json::to_string(&eval).unwrap(),
+    )
+    .unwrap();
+    let status = serde_json::json!({
+        "finished": "density 3.7670e-5 fell below the target", "seed": 0, "steps": 7750,
+        "samples": 248000, "density": 3.767e-5, "wall_seconds": 5444.2, "validations": 124,
+    });
+    std::fs::write(dir.join("status.json"), status.to_string()).unwrap();
+    if let Some(s) = session {
+        record_session(&dir, s).unwrap();
+    }
+}
+
+fn session(revision: &str, machine: &str, threads: usize) -> Session {
+    Session {
+        revision: revision.into(),
+        machine: machine.into(),
+        logical_cpus: 2,
+        threads,
+        started_at_samples: 0,
+        started_unix: 0,
+    }
+}
+
+#[test]
+fn one_seed_gets_two_sided_verdicts_and_the_seed_caveat() {
+    let root = tempfile::tempdir().unwrap();
+    let rev = "4bef697843d70e13ac5c1c987fcdeae4f805d2ab";
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.0001, 0.0065, 0.0004, 0.0111],
+        Some(session(rev, "AMD EPYC", 2)),
+    );
+    let meta = serde_json::json!({"profile": "default", "command": "target/debug/xtask reproduce", "wall_seconds": 0.38});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    // The verdicts: FPE 0.01% is below the paper's interval (0.07-4.23), the rest inside.
+    assert!(
+        md.contains("| FPE | 0.01 | 1.48 [0.07-4.23] | below the paper's interval: better |"),
+        "{md}"
+    );
+    assert!(md.contains("| FNE | 0.65 | 0.42 [0.25-0.67] | inside the paper's interval |"));
+    assert!(md.contains("| E2EE | 1.11 | 0.74 [0.47-1.15] | inside the paper's interval |"));
+    assert!(md.contains("| figure (%) | ours (seed 0) | the paper (mean of 9 seeds)"));
+    assert!(md.contains(
+        "Overall: **inside the paper's intervals or better on all four figures (better on FPE)**."
+    ));
+    assert!(md.contains("> Caveat: the paper's intervals are 95% intervals of a mean over 9 seeds; this is one run over 1 seed."));
+    // The run's own machine, threads, revision and training time; nothing of the rendering call.
+    assert!(
+        md.contains("| sparling-seed0 | AMD EPYC (2 logical CPUs) | 2 | `4bef697843d7` | 248000 | 7750 | 90.7 |"),
+        "{md}"
+    );
+    assert!(!md.contains("xtask") && !md.contains("0.0 min"), "{md}");
+    // How the run differs from the paper, from its config.
+    assert!(md.contains("## How this implementation differs from the paper"));
+    assert!(md.contains("| batch | 10 | 32 |"), "{md}");
+    assert!(md.contains("| bar decay | 1e-7 per sample | 1e-6 per sample |"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["verdict"]["figures"][0]["verdict"], "below");
+    assert_eq!(json["verdict"]["figures"][3]["paper"]["upper"], 1.15);
+}
+
+#[test]
+fn a_mean_above_an_interval_is_worse_and_older_runs_are_not_recorded() {
+    let root = tempfile::tempdir().unwrap();
+    // Seeds 0 and 1: E2EE 1.10% and 1.40%, a mean of 1.25% (above 1.15); FNE mean 0.70%.
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.01, 0.0065, 0.01, 0.0110],
+        None,
+    );
+    run(
+        root.path(),
+        "sparling-seed1",
+        [0.01, 0.0075, 0.01, 0.0140],
+        Some(session("abc", "Xeon", 8)),
+    );
+    let md = std::fs::read_to_string(
+        write_report(root.path(), &serde_json::json!({"profile": "default"})).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        md.contains("| figure (%) | ours (mean of 2 seeds) |"),
+        "{md}"
+    );
+    assert!(md.contains("| FNE | 0.70 | 0.42 [0.25-0.67] | above the paper's interval: worse |"));
+    assert!(md.contains("Overall: **worse than the paper on FNE, E2EE (above its interval)**."));
+    assert!(md.contains("this is a mean over 2 seeds."), "{md}");
+    assert!(md.contains("- seed 1: FPE 1.00 (inside the paper's interval); FNE 0.75 (above"));
+    assert!(md.contains("| sparling-seed0 | not recorded | not recorded | not recorded |"));
+    assert!(md.contains("| sparling-seed1 | Xeon (2 logical CPUs) | 8 | `abc` |"));
+    // The headline table gives the number of seeds beside the mean.
+    assert!(md.contains("| sparling | 2 |"), "{md}");
+}
