@@ -150,14 +150,14 @@ fn faults_temporaries_of_a_killed_writer_are_removed_on_resume() {
             s(&run_dir),
             "--quiet",
         ])
-        .env("SPARLING_FAULT_AT", "temporary-file-written")
+        .env("SPARLING_FAULT_AT", "temporary-file-written:checkpoint.bin")
         .output()
         .unwrap();
     assert!(!killed.status.success(), "{}", text(&killed.stderr));
     let stale = temporaries(&run_dir);
     assert_eq!(stale.len(), 1, "{stale:?}");
-    // The first atomic write of a training session is its entry in run-info.json.
-    assert!(stale[0].starts_with(".run-info.json.tmp."), "{stale:?}");
+    // Killed while its first checkpoint was being written (the temporary complete, not renamed).
+    assert!(stale[0].starts_with(".checkpoint.bin.tmp."), "{stale:?}");
     // A temporary of a live writer (this test process) is left alone.
     let live = format!(".log.jsonl.tmp.{}.0", std::process::id());
     std::fs::write(run_dir.join(&live), b"being written").unwrap();

@@ -54,6 +54,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         f.sync_all().map_err(io("sync", &tmp))?;
         drop(f);
         fault::point("temporary-file-written");
+        fault::point(&format!("temporary-file-written:{file_name}"));
         fs::rename(&tmp, path).map_err(io("rename temporary file", path))
     };
     if let Err(e) = write() {

@@ -7,7 +7,8 @@
 //! Unset, a point costs one cached look-up.
 //!
 //! Points: `temporary-file-written` (an atomic write's temporary file is complete and synced,
-//! not yet renamed) and `final-checkpoint-written` (a finished run's last checkpoint is in
+//! not yet renamed; `temporary-file-written:<file name>` for one file only, e.g.
+//! `temporary-file-written:checkpoint.bin`) and `final-checkpoint-written` (a finished run's last checkpoint is in
 //! place, its log and `status.json` not yet written).
 
 use std::sync::OnceLock;
