@@ -1,6 +1,8 @@
 //! Every experiment of the paper's table trains end to end on a tiny configuration, through
 //! `Trainer` and `evaluate_run`, and shows what makes it that experiment.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -18,25 +20,8 @@ use sparling_train::trainer::{Outcome, Silent, Trainer};
 /// training samples.
 fn tiny(experiment: &Experiment) -> TrainConfig {
     let mut c = TrainConfig::experiment(Profile::Quick, experiment).unwrap();
-    c.digit_circle_mut().unwrap().size = 56;
-    c.digit_circle_mut().unwrap().radius_min = 8;
-    c.digit_circle_mut().unwrap().radius_max = 10;
     // One digit: exact matches come early, so bars are cleared within a few hundred samples.
-    c.digit_circle_mut().unwrap().digits_min = 1;
-    c.digit_circle_mut().unwrap().digits_max = 1;
-    c.model.g_width = 4;
-    c.model.g_blocks = 1;
-    c.model.collapse_channels = 16;
-    c.model.d_model = 16;
-    c.model.heads = 2;
-    c.model.ff = 32;
-    c.batch_size = 4;
-    c.validation_every = 32;
-    c.validation_samples = 16;
-    c.test_samples = 16;
-    c.max_samples = 160;
-    c.optimizer.lr = 2e-3;
-    c.optimizer.warmup_steps = 5;
+    common::shrink(&mut c, 1);
     // Bars that fall fast enough to be cleared within the budget.
     match &mut c.schedule {
         ScheduleConfig::Annealing {

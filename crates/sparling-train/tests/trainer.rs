@@ -2,6 +2,8 @@
 //! a killed-and-resumed run ends bit-identical to an uninterrupted one, corrupt checkpoints
 //! are rejected with clear errors.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -13,24 +15,7 @@ use sparling_train::trainer::{Outcome, Silent, Trainer};
 /// A small DigitCircle (56x56, one to two digits) and a tiny model: milliseconds per step.
 fn tiny() -> TrainConfig {
     let mut c = TrainConfig::preset(Profile::Quick);
-    c.digit_circle_mut().unwrap().size = 56;
-    c.digit_circle_mut().unwrap().radius_min = 8;
-    c.digit_circle_mut().unwrap().radius_max = 10;
-    c.digit_circle_mut().unwrap().digits_min = 1;
-    c.digit_circle_mut().unwrap().digits_max = 2;
-    c.model.g_width = 4;
-    c.model.g_blocks = 1;
-    c.model.collapse_channels = 16;
-    c.model.d_model = 16;
-    c.model.heads = 2;
-    c.model.ff = 32;
-    c.batch_size = 4;
-    c.validation_every = 32;
-    c.validation_samples = 16;
-    c.test_samples = 16;
-    c.max_samples = 160;
-    c.optimizer.lr = 2e-3;
-    c.optimizer.warmup_steps = 5;
+    common::shrink(&mut c, 2);
     c.schedule = ScheduleConfig::Annealing {
         initial_density: 0.5,
         factor: 0.75,
