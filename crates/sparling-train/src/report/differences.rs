@@ -133,15 +133,41 @@ pub fn differences(config: &Value) -> Vec<Difference> {
     rows
 }
 
-/// The section as Markdown (heading, a sentence, the table).
-pub fn differences_markdown(config: &Value, run: &str) -> String {
+/// The section as Markdown (heading, a sentence, the table) for the runs `configs` (name,
+/// config): a value all runs share is shown once; where runs differ, each value names the runs
+/// that used it.
+pub fn differences_markdown(configs: &[(String, &Value)]) -> String {
+    let names: Vec<String> = configs.iter().map(|(n, _)| format!("`{n}`")).collect();
     let mut md = format!(
-        "## How this implementation differs from the paper\n\nThe Sparse layer (per-channel k-th value thresholds, momentum 0.1, BatchNorm in front), the density ladder 0.5 x 0.75^k, the strict bar test and the metrics are the paper's. What differs, with this run's values read from `{run}/config.json`:\n\n| | the paper | this run | why |\n|---|---|---|---|\n"
+        "## How this implementation differs from the paper\n\nThe Sparse layer (per-channel k-th value thresholds, momentum 0.1, BatchNorm in front), the density ladder 0.5 x 0.75^k, the strict bar test and the metrics are the paper's. What differs, with the values read from the `config.json` of {}:\n\n| | the paper | ours | why |\n|---|---|---|---|\n",
+        names.join(", ")
     );
-    for d in differences(config) {
+    let rows: Vec<Vec<Difference>> = configs.iter().map(|(_, c)| differences(c)).collect();
+    let Some(first) = rows.first() else {
+        return md;
+    };
+    for (i, d) in first.iter().enumerate() {
+        // Distinct values in the runs' order, each with the runs that used it.
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (run, (name, _)) in rows.iter().zip(configs) {
+            let ours = run[i].ours.as_str();
+            match groups.iter_mut().find(|(v, _)| *v == ours) {
+                Some((_, names)) => names.push(name),
+                None => groups.push((ours, vec![name])),
+            }
+        }
+        let ours = if groups.len() == 1 {
+            groups[0].0.to_string()
+        } else {
+            groups
+                .iter()
+                .map(|(v, names)| format!("{v} ({})", names.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         md.push_str(&format!(
             "| {} | {} | {} | {} |\n",
-            d.aspect, d.paper, d.ours, d.reason
+            d.aspect, d.paper, ours, d.reason
         ));
     }
     md
@@ -204,8 +230,23 @@ mod tests {
             rows.iter()
                 .all(|d| !d.reason.is_empty() && !d.paper.is_empty())
         );
-        let md = differences_markdown(&config, "runs/sparling-seed0");
+        let md = differences_markdown(&[("runs/sparling-seed0".into(), &config)]);
         assert!(md.contains("| batch | 10 | 32 |"), "{md}");
+        // Two runs that differ in their sample cap: the shared rows once, the cap per run.
+        let mut capped = config.clone();
+        capped["max_samples"] = serde_json::json!(300000);
+        let md = differences_markdown(&[
+            ("sparling-seed0".into(), &config),
+            ("sparling-seed1".into(), &capped),
+        ]);
+        assert!(md.contains("| batch | 10 | 32 |"), "{md}");
+        assert!(
+            md.contains(
+                "| up to 1.5e6 samples (sparling-seed0); up to 300000 samples (sparling-seed1) |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("`sparling-seed0`, `sparling-seed1`"), "{md}");
     }
 
     #[test]

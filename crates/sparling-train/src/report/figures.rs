@@ -1,10 +1,11 @@
-//! The report's figures and the sections that show them: error vs density, the training
-//! curves, and the motif pictures of the first evaluated Sparling run.
+//! The report's figures and the sections that show them: error vs density, the experiments
+//! side by side, the training curves, and the motif pictures of the first evaluated Sparling
+//! run.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use sparling_plot::{LineChart, Marker, ReferenceLine, Scale, Series};
+use sparling_plot::{Heatmap, LineChart, Marker, ReferenceLine, Scale, Series};
 
 use super::{PAPER_SEEDS, PAPER_SPARLING, RunSummary, pct};
 use crate::error::{Error, Result};
@@ -134,6 +135,101 @@ pub(super) fn curve_section(
         md,
         "\nBoth axes are logarithmic; an error of 0 is drawn at {FLOOR}%. The paper's values (means over {PAPER_SEEDS} seeds with their 95% intervals) are the x markers and bars just left of the operating density {:.4e}.\n\n![error vs density](error_vs_density.png)",
         PAPER_DENSITY
+    );
+    Ok(())
+}
+
+/// The experiments side by side, once at least two were evaluated: their errors at the
+/// operating density (mean over seeds) as a table of coloured cells (`experiments.png`), and
+/// each run's end-to-end error against the density its map actually had
+/// (`density_vs_error.png`): the baselines without a density target (L1, KL) next to the
+/// annealed ones.
+pub(super) fn experiments_section(
+    md: &mut String,
+    root: &Path,
+    runs: &[RunSummary],
+    figures: &mut Vec<&'static str>,
+) -> Result<()> {
+    let mut names: Vec<&str> = runs
+        .iter()
+        .filter(|r| r.eval.is_some())
+        .map(|r| r.experiment.as_str())
+        .collect();
+    names.dedup();
+    if names.len() < 2 {
+        return Ok(());
+    }
+    let evals = |exp: &str| -> Vec<&EvalResult> {
+        runs.iter()
+            .filter(|r| r.experiment == exp)
+            .filter_map(|r| r.eval.as_ref().map(|e| &e.headline))
+            .collect()
+    };
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for exp in &names {
+        let e = evals(exp);
+        let n = e.len() as f64;
+        values.push(
+            METRICS
+                .iter()
+                .map(|(_, f, _)| 100.0 * e.iter().map(|r| f(r)).sum::<f64>() / n)
+                .collect(),
+        );
+        labels.push(format!(
+            "{exp} ({} seed{})",
+            e.len(),
+            if e.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let plot = |e: sparling_plot::Error| Error::Run(e.to_string());
+    Heatmap::new(
+        "Errors at the operating density (%, mean over seeds)",
+        values,
+    )
+    .map_err(plot)?
+    .row_labels(labels)
+    .map_err(plot)?
+    .col_labels(METRICS.iter().map(|(n, _, _)| *n))
+    .map_err(plot)?
+    .x_label("metric")
+    .y_label("experiment")
+    .render()
+    .save_png(root.join("experiments.png"))
+    .map_err(plot)?;
+    figures.push("experiments.png");
+
+    let mut chart = LineChart::new("End-to-end error against the density the map had")
+        .x_label("observed density of the motif map (log)")
+        .y_label("E2EE (%, log)")
+        .x_scale(Scale::Log10)
+        .y_scale(Scale::Log10)
+        .y_range(FLOOR, 100.0)
+        .font_scale(2);
+    for (i, exp) in names.iter().enumerate() {
+        // One series per run, so that seeds are points, not a line; the first names the
+        // experiment in the legend.
+        for (k, e) in evals(exp).into_iter().enumerate() {
+            let name = if k == 0 {
+                exp.to_string()
+            } else {
+                String::new()
+            };
+            chart = chart.series(
+                Series::new(name, [(e.observed_density, (100.0 * e.e2ee).max(FLOOR))])
+                    .marker(Marker::ALL[i % Marker::ALL.len()])
+                    .color(sparling_plot::palette(i)),
+            );
+        }
+    }
+    chart
+        .render(1000, 640)
+        .save_png(root.join("density_vs_error.png"))
+        .map_err(plot)?;
+    figures.push("density_vs_error.png");
+    let _ = writeln!(
+        md,
+        "\n## The experiments side by side\n\nEach experiment's errors at its operating density (the mean over its seeds; the table above has the intervals), and each run's end-to-end error against the fraction of nonzero entries its map actually had on the test samples (an error of 0 is drawn at {FLOOR}%):\n\n![experiments](experiments.png)\n\n![density vs error](density_vs_error.png)"
     );
     Ok(())
 }

@@ -107,6 +107,11 @@ fn one_seed_gets_two_sided_verdicts_and_the_seed_caveat() {
     assert!(md.contains("## How this implementation differs from the paper"));
     assert!(md.contains("| batch | 10 | 32 |"), "{md}");
     assert!(md.contains("| bar decay | 1e-7 per sample | 1e-6 per sample |"));
+    // The observed density (the fraction of nonzero map entries) beside the target.
+    assert!(
+        md.contains("| sparling | 1 | 5.023e-5 | 5.100e-5 | 1/1 |"),
+        "{md}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
             .unwrap();
@@ -146,4 +151,38 @@ fn a_mean_above_an_interval_is_worse_and_older_runs_are_not_recorded() {
     assert!(md.contains("| sparling-seed1 | Xeon (2 logical CPUs) | 8 | `abc` |"));
     // The headline table gives the number of seeds beside the mean.
     assert!(md.contains("| sparling | 2 |"), "{md}");
+}
+
+#[test]
+fn experiments_are_drawn_side_by_side_with_their_observed_density() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.0001, 0.0065, 0.0004, 0.0111],
+        None,
+    );
+    // One experiment alone draws no comparison.
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(!md.contains("experiments.png"), "{md}");
+    run(root.path(), "st-seed1", [0.0, 0.0098, 0.2219, 0.0211], None);
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.contains("## The experiments side by side"), "{md}");
+    for png in ["experiments.png", "density_vs_error.png"] {
+        let bytes = std::fs::read(root.path().join(png)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
+            .unwrap();
+    let figures: Vec<&str> = json["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(figures.contains(&"experiments.png") && figures.contains(&"density_vs_error.png"));
+    assert_eq!(json["headline"][1]["experiment"], "st");
+    assert_eq!(json["headline"][1]["observed_density"], 5.1e-5);
 }
