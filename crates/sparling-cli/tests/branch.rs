@@ -133,12 +133,13 @@ fn continue_below_lowers_the_stopping_density_and_needs_its_own_flags() {
     assert!(resumed.contains("resuming"), "{resumed}");
     // --config and --continue-below exclude each other; --max-samples needs the latter;
     // one of the two is required.
+    let (run, z) = (p("run"), p("z"));
     for args in [
         vec!["--config", "x.json", "--continue-below", "1"],
         vec!["--config", "x.json", "--max-samples", "5"],
         vec![],
     ] {
-        let mut a = vec!["branch", "--from", &p("run"), "--out", &p("z")];
+        let mut a = vec!["branch", "--from", run.as_str(), "--out", z.as_str()];
         a.extend(args.iter().copied());
         assert!(!sparling(&a).status.success(), "{args:?}");
     }
