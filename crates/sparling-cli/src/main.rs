@@ -27,13 +27,16 @@ enum Command {
     /// Train a Sparling model (resumes if the output directory holds a checkpoint).
     Train(commands::train::Args),
     /// Start a run directory from another run's checkpoint under another late phase of the
-    /// schedule (bit-identical to a fresh run with that config).
+    /// schedule, or continue a finished run rungs below its operating density
+    /// (bit-identical to a fresh run with that config).
     Branch(commands::branch::Args),
     /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
     Eval(commands::eval::Args),
     /// Export a checkpoint's model as a safetensors file (PyTorch `state_dict` names, the
     /// config in the metadata).
     Export(commands::export::Args),
+    /// One of the paper's analyses of a run (`<kind>.json` and a figure).
+    Analyze(commands::analyze::Args),
     /// Merge run directories into report.md, report.json and PNG figures.
     Report(commands::report::Args),
 }
@@ -114,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ScoreMotifs(args) => commands::score_motifs::run(args),
         Command::Preset(args) => commands::preset::run(args),
         Command::Train(args) => commands::train::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Branch(args) => commands::branch::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Export(args) => commands::export::run(args),

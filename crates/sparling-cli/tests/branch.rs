@@ -84,3 +84,63 @@ fn branch_then_train_resumes_and_other_changes_are_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("more than schedule.late_phase"), "{err}");
 }
+
+#[test]
+fn continue_below_lowers_the_stopping_density_and_needs_its_own_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    config(&dir.path().join("plain.json"), |_| {});
+    ok(&sparling(&[
+        "train",
+        "--config",
+        &p("plain.json"),
+        "--out",
+        &p("run"),
+        "--max-steps",
+        "2",
+        "--quiet",
+    ]));
+    let branched = ok(&sparling(&[
+        "branch",
+        "--from",
+        &p("run"),
+        "--continue-below",
+        "3",
+        "--max-samples",
+        "999999",
+        "--out",
+        &p("below"),
+    ]));
+    assert!(branched.contains("branched at"), "{branched}");
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (src, below) = (read(&p("plain.json")), read(&p("below/config.json")));
+    let done_at = |v: &serde_json::Value| v["schedule"]["done_at_density"].as_f64().unwrap();
+    assert!(done_at(&below) < done_at(&src));
+    assert_eq!(below["max_samples"], serde_json::json!(999999));
+    // The written config resumes the branch.
+    let resumed = ok(&sparling(&[
+        "train",
+        "--config",
+        &p("below/config.json"),
+        "--out",
+        &p("below"),
+        "--max-steps",
+        "1",
+        "--quiet",
+    ]));
+    assert!(resumed.contains("resuming"), "{resumed}");
+    // --config and --continue-below exclude each other; --max-samples needs the latter;
+    // one of the two is required.
+    let (run, z) = (p("run"), p("z"));
+    for args in [
+        vec!["--config", "x.json", "--continue-below", "1"],
+        vec!["--config", "x.json", "--max-samples", "5"],
+        vec![],
+    ] {
+        let mut a = vec!["branch", "--from", run.as_str(), "--out", z.as_str()];
+        a.extend(args.iter().copied());
+        assert!(!sparling(&a).status.success(), "{args:?}");
+    }
+}

@@ -426,7 +426,7 @@ impl DigitCircle {
             .and(&post_flips)
             .for_each(|p, &f| *p ^= f);
 
-        let digits: Vec<TokenId> = placements.iter().map(|p| usize::from(p.digit)).collect();
+        let digits: Vec<u8> = placements.iter().map(|p| p.digit).collect();
         DigitCircleTrace {
             radius,
             centre: [centre_row, centre_col],
@@ -438,8 +438,23 @@ impl DigitCircle {
             post_flips,
             clean,
             image,
-            tokens: canonical_rotation(&digits),
+            tokens: Self::output(&digits),
         }
+    }
+
+    /// The output rule: the output y of digits placed (in increasing angle) as `digits`,
+    /// i.e. the sequence rotated so that its smallest digit comes first. Every sample's
+    /// tokens are this of its placements; it is public so that analyses can ask what the
+    /// output would be had one motif been different (see the paper's theorem).
+    ///
+    /// ```
+    /// use sparling_domains::DigitCircle;
+    /// assert_eq!(DigitCircle::output(&[7, 3, 9]), vec![3, 9, 7]);
+    /// assert!(DigitCircle::output(&[]).is_empty());
+    /// ```
+    pub fn output(digits: &[u8]) -> Vec<TokenId> {
+        let digits: Vec<TokenId> = digits.iter().map(|&d| usize::from(d)).collect();
+        canonical_rotation(&digits)
     }
 }
 
@@ -739,6 +754,25 @@ mod tests {
             assert_eq!(a.clean, b.clean);
             assert_eq!(b.image, b.clean);
         }
+    }
+
+    #[test]
+    fn digit_circle_output_rule_gives_every_samples_tokens() {
+        let dc = DigitCircle::new(cfg()).unwrap();
+        for i in 0..20 {
+            let t = dc.trace(3, i);
+            assert_eq!(DigitCircle::output(&t.digits()), t.tokens);
+        }
+        // Changing one digit, or removing one, changes the output.
+        assert_ne!(
+            DigitCircle::output(&[1, 5, 2]),
+            DigitCircle::output(&[1, 6, 2])
+        );
+        assert_ne!(
+            DigitCircle::output(&[1, 5, 2]),
+            DigitCircle::output(&[1, 2])
+        );
+        assert_eq!(DigitCircle::output(&[5, 2, 1]), vec![1, 5, 2]);
     }
 
     #[test]

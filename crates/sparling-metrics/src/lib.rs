@@ -10,6 +10,8 @@
 //! * [`levenshtein`], [`normalized_edit_distance`], [`E2eAccumulator`]: end-to-end error and
 //!   exact-match accuracy.
 //! * [`bootstrap_mean_ci`]: seeded bootstrap interval of a mean over seeds.
+//! * [`MotifError`]: the motif error `E_m` of the paper's theorem (under a fixed channel ->
+//!   class assignment).
 //! * [`DensityTable`]: errors across densities (the error-vs-density curve).
 //! * Output: [`MotifReport`] (JSON, Markdown) and [`write_heatmap_png`].
 //! * [`score_jsonl`]: the JSONL format of `sparling score-motifs` (see the [`jsonl`] module and
@@ -41,6 +43,7 @@ pub mod heatmap;
 pub mod hungarian;
 pub mod jsonl;
 pub mod motif;
+pub mod motif_error;
 pub mod report;
 pub mod sample;
 
@@ -53,6 +56,7 @@ pub use heatmap::{HeatmapOptions, heatmap_png, render_heatmap, write_heatmap_png
 pub use hungarian::{Assignment, max_weight_assignment, max_weight_assignment_f64};
 pub use jsonl::{JsonlScore, JsonlScorer, LineMultiHit, score_jsonl};
 pub use motif::{Activation, Footprint, MapShape, Motif};
+pub use motif_error::{MotifError, MotifErrorCounts};
 pub use report::{MotifReport, aligned_row_order};
 pub use sample::{
     MotifOutcome, MultiHit, SampleOutcome, ScoreOptions, score_1d, score_2d, score_sparse,

@@ -5,13 +5,14 @@
 
 use std::path::Path;
 
-use ndarray::{ArrayD, ArrayView4, Axis, Ix3, Ix4};
+use ndarray::{ArrayD, ArrayView3, ArrayView4, Axis, Ix3, Ix4};
 use serde::{Deserialize, Serialize};
-use sparling_domains::{Domain, Footprint, Motif, min_density};
+use sparling_domains::{Domain, Footprint, Motif, TokenId, min_density};
 use sparling_metrics::confusion::Confusion;
 use sparling_metrics::edit::E2eAccumulator;
 use sparling_nn::checkpoint;
 
+use crate::config::TrainConfig;
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
 use crate::maps::MapDump;
@@ -50,6 +51,11 @@ pub struct EvalResult {
     pub observed_density: f64,
     /// The channel -> class assignment (`None`: unassigned channel).
     pub assignment: Vec<Option<usize>>,
+    /// Whether the model's density is below the domain's minimum density (a rung trained
+    /// past the operating point, see [`crate::branch::continue_below`]); set on the points of
+    /// a run's error-vs-density curve.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub below_min_density: bool,
     /// The (pred, true) counts.
     pub confusion: Confusion,
 }
@@ -75,6 +81,76 @@ pub trait EvalProgress {
 
 /// No progress output.
 impl EvalProgress for () {}
+
+/// Sees every test sample an evaluation scores: its index in the test stream, its map (the
+/// magnitudes of the post-bottleneck map, `(C, H, W)`, a 1-D map as `(C, 1, L)`), its true
+/// motifs, and the true and the greedily decoded sequences. [`MapDump`] is one (it writes
+/// them); analyses that need per-sample quantities are others.
+pub trait SampleObserver {
+    /// One scored sample.
+    fn observe(
+        &mut self,
+        index: u64,
+        map: ArrayView3<'_, f32>,
+        motifs: &[Motif],
+        target: &[TokenId],
+        predicted: &[TokenId],
+    ) -> Result<()>;
+}
+
+impl SampleObserver for MapDump {
+    fn observe(
+        &mut self,
+        index: u64,
+        map: ArrayView3<'_, f32>,
+        motifs: &[Motif],
+        target: &[TokenId],
+        predicted: &[TokenId],
+    ) -> Result<()> {
+        self.add(index, map, motifs, target, predicted)
+    }
+}
+
+/// Where a run's schedule meets the domain: the theoretical minimum density and the
+/// operating rung (the smallest ladder rung at or above it).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPoint {
+    /// The domain's minimum density: E[#motifs] / (positions x channels), exact when the
+    /// domain knows E[#motifs] (DigitCircle: 4.5), else estimated on 1,000 samples.
+    pub min_density: f64,
+    /// The operating rung (0 when the density never moves).
+    pub rung: u32,
+    /// Its density, `initial * factor^rung`.
+    pub density: f64,
+}
+
+impl OperatingPoint {
+    /// The operating point of runs under `config` on `domain` (its generator).
+    pub fn of(config: &TrainConfig, domain: &dyn Domain) -> OperatingPoint {
+        let channels = config.model.motif_channels;
+        let dmin = match domain.expected_motifs() {
+            Some(m) => m / (domain.positions() * channels) as f64,
+            None => min_density(domain, channels, 1000),
+        };
+        let (initial, factor) = config.schedule.ladder();
+        let rung = if factor < 1.0 {
+            ((dmin / initial).ln() / factor.ln()).floor().max(0.0) as u32
+        } else {
+            0
+        };
+        OperatingPoint {
+            min_density: dmin,
+            rung,
+            density: rung_density(config, rung),
+        }
+    }
+}
+
+/// The density of rung `k` of `config`'s ladder, `initial * factor^k`.
+pub fn rung_density(config: &TrainConfig, k: u32) -> f64 {
+    let (initial, factor) = config.schedule.ladder();
+    initial * factor.powi(i32::try_from(k).unwrap_or(i32::MAX))
+}
 
 /// Converts a domain motif to the metrics crate's type.
 pub fn to_metric_motif(m: &Motif) -> sparling_metrics::Motif {
@@ -121,16 +197,16 @@ pub fn evaluate_range(
     evaluate_range_dumping(model, domain, first, samples, snap, None, &mut ())
 }
 
-/// [`evaluate_range`], also writing each sample's motif map, true motifs and sequences to
-/// `dump` (the `score-motifs` format, see [`crate::maps`]) when given, and reporting to
-/// `progress`.
+/// [`evaluate_range`], also showing each sample's motif map, true motifs and sequences to
+/// `dump` when given (a [`MapDump`] writes them in the `score-motifs` format, see
+/// [`crate::maps`]), and reporting to `progress`.
 pub fn evaluate_range_dumping(
     model: &SparlingModel,
     domain: &dyn Domain,
     first: u64,
     samples: usize,
     snap: &ModelSnapshot,
-    mut dump: Option<&mut MapDump>,
+    mut dump: Option<&mut dyn SampleObserver>,
     progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
     let label = match snap.rung {
@@ -172,7 +248,7 @@ pub fn evaluate_range_dumping(
         }
         if let Some(dump) = dump.as_deref_mut() {
             for (i, &index) in idx.iter().enumerate() {
-                dump.add(
+                dump.observe(
                     index,
                     maps.index_axis(ndarray::Axis(0), i),
                     &batch.motifs[i],
@@ -203,6 +279,7 @@ pub fn evaluate_range_dumping(
         exact_match: e2e.exact_match_accuracy()?,
         observed_density: nonzero as f64 / total.max(1) as f64,
         assignment: confusion.optimal_assignment(),
+        below_min_density: false,
         confusion,
     })
 }
@@ -220,7 +297,9 @@ pub struct RunEvaluation {
     pub reached_operating_point: bool,
     /// The model at the operating density (or the run's end state when it never got there).
     pub headline: EvalResult,
-    /// The error-vs-density curve, from about 10x the minimum density down.
+    /// The error-vs-density curve, from about 10x the minimum density down to the operating
+    /// density, then any rungs trained below it (see [`crate::branch::continue_below`]),
+    /// which are marked `below_min_density`.
     pub curve: Vec<EvalResult>,
 }
 
@@ -271,19 +350,9 @@ pub fn evaluate_run_with_progress(
     let config = &last.model.config;
     let domain = config.build_domain()?;
     let domain = domain.as_ref();
-    let channels = config.model.motif_channels;
-    // The exact E[#motifs] when the domain knows it (DigitCircle: 4.5), else an estimate.
-    let dmin = match domain.expected_motifs() {
-        Some(m) => m / (domain.positions() * channels) as f64,
-        None => min_density(domain, channels, 1000),
-    };
-    let (initial, factor) = config.schedule.ladder();
-    let operating_rung = if factor < 1.0 {
-        ((dmin / initial).ln() / factor.ln()).floor().max(0.0) as u32
-    } else {
-        0
-    };
-    let operating_density = initial * factor.powi(operating_rung as i32);
+    let point = OperatingPoint::of(config, domain);
+    let (dmin, operating_rung, operating_density) = (point.min_density, point.rung, point.density);
+    let (_, factor) = config.schedule.ladder();
     let rungs = dir.rung_files()?;
     let load = |p: &Path| -> Result<ModelSnapshot> { Ok(checkpoint::load(p, MODEL_KIND)?) };
 
@@ -300,7 +369,7 @@ pub fn evaluate_run_with_progress(
         0,
         opts.samples,
         &headline_snap,
-        dump.as_mut(),
+        dump.as_mut().map(|d| d as &mut dyn SampleObserver),
         progress,
     )?;
     if let Some(dump) = dump {
@@ -318,9 +387,9 @@ pub fn evaluate_run_with_progress(
     )?;
 
     // The curve: rungs from about `curve_span` x the minimum density down to the operating
-    // point; a run that stopped earlier shows its last few rungs instead.
-    let in_span =
-        |k: u32| k <= operating_rung && initial * factor.powi(k as i32) <= opts.curve_span * dmin;
+    // point, and every rung trained below it; a run that stopped earlier shows its last few
+    // rungs instead.
+    let in_span = |k: u32| k > operating_rung || rung_density(config, k) <= opts.curve_span * dmin;
     let lowest_kept = if rungs.iter().any(|(k, _)| in_span(*k)) {
         None
     } else {
@@ -357,15 +426,10 @@ pub fn evaluate_run_with_progress(
         }
         let snap = load(path)?;
         let m = SparlingModel::from_snapshot(&snap)?;
-        curve.push(evaluate_range_dumping(
-            &m,
-            domain,
-            0,
-            opts.curve_samples,
-            &snap,
-            None,
-            progress,
-        )?);
+        let mut r =
+            evaluate_range_dumping(&m, domain, 0, opts.curve_samples, &snap, None, progress)?;
+        r.below_min_density = factor < 1.0 && *k > operating_rung;
+        curve.push(r);
     }
     let result = RunEvaluation {
         seed: last.model.seed,
@@ -404,7 +468,7 @@ pub fn evaluate_checkpoint(
         first,
         samples,
         snap,
-        dump.as_mut(),
+        dump.as_mut().map(|d| d as &mut dyn SampleObserver),
         progress,
     )?;
     if let Some(dump) = dump {

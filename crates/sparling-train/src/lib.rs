@@ -11,11 +11,13 @@
 //!   resumption ([`state`]).
 //! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
 //!   the reproduction report.
+//! * [`analysis`]: the paper's analyses of a trained run (`sparling analyze`).
 //! * [`export`]: a model as a safetensors file named like a PyTorch `state_dict`; [`maps`]:
 //!   the motif maps of a test run in the `score-motifs` JSONL format.
 
 #![doc = include_str!("../README.md")]
 
+pub mod analysis;
 pub mod bottleneck;
 pub mod branch;
 pub mod config;

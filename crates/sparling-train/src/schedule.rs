@@ -226,6 +226,25 @@ pub struct ScheduleState {
     pub rung_started_at: u64,
 }
 
+impl ScheduleState {
+    /// This state under `config`'s stopping density: the annealing state machine's
+    /// `done_at_density` replaced by `config`'s (the one stored schedule setting a branch may
+    /// change, to continue a run below where it stopped; see [`crate::branch`]). Density, bar
+    /// and rung are kept; other kinds, or a config of another kind, leave the state as it is.
+    pub fn with_done_at(mut self, config: &ScheduleConfig) -> ScheduleState {
+        if let (
+            DensityState::Annealing(s),
+            ScheduleConfig::Annealing {
+                done_at_density, ..
+            },
+        ) = (&mut self.density, config)
+        {
+            s.config.done_at_density = *done_at_density;
+        }
+        self
+    }
+}
+
 /// The schedule of a run: density, bar, rung and learning rate.
 #[derive(Clone, Debug)]
 pub struct RunSchedule {
@@ -602,6 +621,35 @@ mod tests {
         assert_eq!(s.density(), 0.01, "the density is held");
         assert!(s.done_reason().unwrap().contains("first time"));
         assert_eq!(cfg.ladder(), (0.01, 1.0));
+    }
+
+    #[test]
+    fn a_lower_done_at_density_reopens_a_finished_schedule() {
+        let cfg = annealing_config(1.0, None);
+        let mut s = schedule(&cfg);
+        assert!(s.observe(10, 0.5).unwrap());
+        assert!(s.observe(20, 0.5).unwrap());
+        assert!(s.done(), "0.28125 < 0.3");
+        let lower = ScheduleConfig::Annealing {
+            initial_density: 0.5,
+            factor: 0.75,
+            bar_decay_per_sample: 1.0,
+            done_at_density: 0.2,
+            late_phase: None,
+        };
+        // The stored state does not open under the other config as it is ...
+        assert!(RunSchedule::from_state(&lower, &optimizer(), s.state()).is_err());
+        // ... but does once retargeted: same density, bar and rung, no longer done.
+        let state = s.state().with_done_at(&lower);
+        let back = RunSchedule::from_state(&lower, &optimizer(), state).unwrap();
+        assert_eq!(
+            (back.density(), back.bar(), back.rung()),
+            (s.density(), s.bar(), s.rung())
+        );
+        assert!(!back.done());
+        let constant = ScheduleConfig::Constant { density: 0.1 };
+        let c = schedule(&constant).state();
+        assert_eq!(c.clone().with_done_at(&lower), c);
     }
 
     #[test]

@@ -459,3 +459,137 @@ fn a_later_slice_of_the_test_stream_is_scored_on_its_own_samples() {
     let e = evaluate_range(&model, &domain, u64::MAX, n, &snap).unwrap_err();
     assert!(e.to_string().contains("overflow"), "{e}");
 }
+
+#[test]
+fn a_finished_run_continued_below_writes_the_rungs_below_and_eval_and_theorem_score_them() {
+    use sparling_train::branch::continue_below;
+    use sparling_train::eval::{OperatingPoint, RunEvalOptions, evaluate_run, rung_density};
+
+    // One digit per sample, so that a tiny model soon decodes some validation samples and
+    // the bar (falling to 0 within one validation) is cleared at most validations; a ladder
+    // starting 1.5 rungs above the minimum density, so the operating rung is 1; a run that
+    // stops on reaching rung 2, as a run stops below its operating point.
+    let mut cfg = tiny();
+    common::shrink(&mut cfg, 1);
+    cfg.max_samples = 4000;
+    let domain = cfg.build_domain().unwrap();
+    let dmin = OperatingPoint::of(&cfg, domain.as_ref()).min_density;
+    cfg.schedule = ScheduleConfig::Annealing {
+        initial_density: dmin / 0.75f64.powf(1.5),
+        factor: 0.75,
+        bar_decay_per_sample: 0.05,
+        done_at_density: dmin,
+        late_phase: None,
+    };
+    cfg.validate().unwrap();
+    let point = OperatingPoint::of(&cfg, domain.as_ref());
+    assert_eq!(point.rung, 1);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let dir = tempfile::tempdir().unwrap();
+    let source = RunDir::new(dir.path().join("run"));
+    let mut t = Trainer::open(cfg.clone(), 4, source.clone()).unwrap();
+    let out = t.run(&stop, None, &mut Silent).unwrap();
+    assert!(
+        matches!(&out, Outcome::Finished(why) if why.contains("below the target")),
+        "{out:?}"
+    );
+    let ks = |r: &RunDir| -> Vec<u32> { r.rung_files().unwrap().iter().map(|p| p.0).collect() };
+    assert_eq!(ks(&source), vec![0, 1]);
+    drop(t);
+
+    // Two rungs below, from the finished checkpoint.
+    let below = continue_below(&cfg, 2, None).unwrap();
+    let cont = RunDir::new(dir.path().join("below"));
+    let b = branch(&source.checkpoint(), &source, &below, &cont).unwrap();
+    assert_eq!(b.rungs, vec![0, 1]);
+    let mut t = Trainer::open(below.clone(), 4, cont.clone()).unwrap();
+    assert_eq!(
+        t.state().model.samples,
+        b.samples,
+        "continued, not restarted"
+    );
+    let out = t.run(&stop, None, &mut Silent).unwrap();
+    assert!(
+        matches!(&out, Outcome::Finished(why) if why.contains("below the target")),
+        "{out:?}"
+    );
+    assert_eq!(ks(&cont), vec![0, 1, 2, 3]);
+    for (k, path) in cont.rung_files().unwrap() {
+        let snap: sparling_train::state::ModelSnapshot =
+            sparling_train::load_checkpoint(&path, sparling_train::state::MODEL_KIND).unwrap();
+        let ratio = snap.density / rung_density(&cfg, k);
+        assert!((ratio - 1.0).abs() < 1e-12, "rung {k}: {}", snap.density);
+    }
+    // Continuing the source again needs a lower stop: the same config is refused.
+    let e = branch(
+        &source.checkpoint(),
+        &source,
+        &cfg,
+        &RunDir::new(dir.path().join("x")),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("would be finished"), "{e}");
+
+    // eval: the curve goes on below the operating rung, and says so.
+    let opts = RunEvalOptions {
+        samples: 4,
+        curve_samples: 4,
+        overlay_samples: 1,
+        ..RunEvalOptions::default()
+    };
+    let eval = evaluate_run(&cont, &dir.path().join("eval"), &opts).unwrap();
+    assert_eq!(eval.headline.rung, Some(1));
+    let curve: Vec<(Option<u32>, bool)> = eval
+        .curve
+        .iter()
+        .map(|r| (r.rung, r.below_min_density))
+        .collect();
+    assert_eq!(
+        curve,
+        vec![
+            (Some(0), false),
+            (Some(1), false),
+            (Some(2), true),
+            (Some(3), true)
+        ]
+    );
+    let json = std::fs::read_to_string(dir.path().join("eval/eval.json")).unwrap();
+    assert_eq!(json.matches("\"below_min_density\": true").count(), 2);
+
+    // The theorem's quantities at every rung (the same run, to keep the test's compute small).
+    use sparling_train::analysis::theorem::{TheoremOptions, analyze_theorem};
+    let opts = TheoremOptions {
+        samples: 6,
+        calibration: 3,
+    };
+    let out = dir.path().join("analysis");
+    let th = analyze_theorem(&cont, &out, &opts, &mut ()).unwrap();
+    let rungs: Vec<(u32, bool)> = th
+        .rungs
+        .iter()
+        .map(|r| (r.rung, r.below_min_density))
+        .collect();
+    assert_eq!(rungs, vec![(0, false), (1, false), (2, true), (3, true)]);
+    assert_eq!((th.operating_rung, th.calibration_first), (1, 6));
+    for r in &th.rungs {
+        assert!((0.0..=1.0).contains(&r.motif_error), "{r:?}");
+        assert!(
+            (r.mean_motifs - 1.0).abs() < 1e-12,
+            "one digit per sample: {r:?}"
+        );
+    }
+    let op = th.operating.as_ref().unwrap();
+    assert_eq!(op.ratio, (op.e2ee > 0.0).then(|| op.motif_error / op.e2ee));
+    let a = &th.assumptions;
+    assert_eq!(
+        a.non_overlapping_cells.holds,
+        Some(true),
+        "one motif per sample"
+    );
+    assert_eq!(a.alpha_necessity.holds, Some(true));
+    assert_eq!(a.alpha_replace.unwrap().trials, 6);
+    assert!(out.join("theorem.json").exists() && out.join("theorem.png").exists());
+    let e = analyze_theorem(&cont, &out, &TheoremOptions { samples: 0, ..opts }, &mut ());
+    assert!(e.unwrap_err().to_string().contains("no samples"));
+}

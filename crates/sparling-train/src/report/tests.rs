@@ -23,6 +23,7 @@ fn result(fpe: f64, fne: f64, ce: f64, e2ee: f64) -> EvalResult {
         exact_match: 1.0 - 3.0 * e2ee,
         observed_density: 5.1e-5,
         assignment: vec![Some(0), Some(1)],
+        below_min_density: false,
         confusion: Confusion::new(2, 2),
     }
 }
