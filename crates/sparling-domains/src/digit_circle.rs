@@ -471,6 +471,12 @@ impl Domain for DigitCircle {
     fn sample(&self, seed: u64, index: u64) -> Sample {
         self.trace(seed, index).to_sample()
     }
+
+    /// The circle read from its smallest digit ([`canonical_rotation`]): the order of
+    /// [`DigitCircleTrace::tokens`].
+    fn canonical_output(&self, tokens: &[TokenId]) -> Vec<TokenId> {
+        canonical_rotation(tokens)
+    }
 }
 
 #[cfg(test)]
@@ -487,6 +493,23 @@ mod tests {
             Err(e) => panic!("expected InvalidConfig, got {e}"),
             Ok(_) => panic!("expected an error"),
         }
+    }
+
+    #[test]
+    fn digit_circle_canonical_output_is_the_traces_order() {
+        let d = DigitCircle::paper();
+        for i in 0..20 {
+            let t = d.trace(3, i);
+            let placed: Vec<TokenId> = t.digits().iter().map(|&g| usize::from(g)).collect();
+            assert_eq!(d.canonical_output(&placed), t.tokens);
+            // Any rotation of the circle has the same canonical output.
+            let mut turned = t.tokens.clone();
+            turned.rotate_left(1);
+            assert_eq!(d.canonical_output(&turned), t.tokens);
+        }
+        // A substituted symbol can move the start: 3 5 1 with 1 -> 9 reads 3 5 9.
+        assert_eq!(d.canonical_output(&[1, 3, 5]), vec![1, 3, 5]);
+        assert_eq!(d.canonical_output(&[9, 3, 5]), vec![3, 5, 9]);
     }
 
     #[test]
