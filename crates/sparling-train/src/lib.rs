@@ -9,13 +9,15 @@
 //! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the schedule
 //!   ([`schedule`]: density, bar, rung and learning rate), atomic checkpoints with exact
 //!   resumption ([`state`]).
-//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
+//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`analysis`]:
+//!   the paper's analyses of a trained run (direct evaluation, perturbation, bits); [`report`]:
 //!   the reproduction report.
 //! * [`export`]: a model as a safetensors file named like a PyTorch `state_dict`; [`maps`]:
 //!   the motif maps of a test run in the `score-motifs` JSONL format.
 
 #![doc = include_str!("../README.md")]
 
+pub mod analysis;
 pub mod bottleneck;
 pub mod branch;
 pub mod config;
