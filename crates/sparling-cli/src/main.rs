@@ -31,6 +31,9 @@ enum Command {
     Branch(commands::branch::Args),
     /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
     Eval(commands::eval::Args),
+    /// Run one of the paper's analyses of a trained run (direct, perturb, bits): writes
+    /// KIND.json and KIND.png.
+    Analyze(commands::analyze::Args),
     /// Export a checkpoint's model as a safetensors file (PyTorch `state_dict` names, the
     /// config in the metadata).
     Export(commands::export::Args),
@@ -116,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args),
         Command::Branch(args) => commands::branch::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Report(args) => commands::report::run(args),
     }

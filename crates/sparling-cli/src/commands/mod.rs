@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod analyze;
 pub mod branch;
 pub mod eval;
 pub mod export;
