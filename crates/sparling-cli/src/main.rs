@@ -32,11 +32,12 @@ enum Command {
     Branch(commands::branch::Args),
     /// Evaluate a run (operating point and error-vs-density curve) or one checkpoint.
     Eval(commands::eval::Args),
+    /// Run one of the paper's analyses of a trained run (direct, perturb, bits, theorem,
+    /// alpha): writes KIND.json and KIND.png.
+    Analyze(commands::analyze::Args),
     /// Export a checkpoint's model as a safetensors file (PyTorch `state_dict` names, the
     /// config in the metadata).
     Export(commands::export::Args),
-    /// One of the paper's analyses of a run (`<kind>.json` and a figure).
-    Analyze(commands::analyze::Args),
     /// Merge run directories into report.md, report.json and PNG figures.
     Report(commands::report::Args),
 }
@@ -117,9 +118,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ScoreMotifs(args) => commands::score_motifs::run(args),
         Command::Preset(args) => commands::preset::run(args),
         Command::Train(args) => commands::train::run(args),
-        Command::Analyze(args) => commands::analyze::run(args),
         Command::Branch(args) => commands::branch::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Analyze(args) => commands::analyze::run(args),
         Command::Export(args) => commands::export::run(args),
         Command::Report(args) => commands::report::run(args),
     }

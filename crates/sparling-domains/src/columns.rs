@@ -7,7 +7,7 @@
 use crate::domain::Domain;
 use crate::error::{Error, Result};
 use crate::sample::{Footprint, Input, Motif, Sample};
-use crate::vocab::Vocab;
+use crate::vocab::{TokenId, Vocab};
 
 /// An image domain read column by column.
 pub struct Columns {
@@ -58,6 +58,10 @@ impl Domain for Columns {
 
     fn expected_motifs(&self) -> Option<f64> {
         self.inner.expected_motifs()
+    }
+
+    fn canonical_output(&self, tokens: &[TokenId]) -> Vec<TokenId> {
+        self.inner.canonical_output(tokens)
     }
 
     fn sample(&self, seed: u64, index: u64) -> Sample {

@@ -71,6 +71,15 @@ pub trait Domain: Send + Sync {
     /// Generates sample `index` of the stream `seed`.
     fn sample(&self, seed: u64, index: u64) -> Sample;
 
+    /// Puts a sequence of class tokens read off this domain's motifs into the order the
+    /// domain writes its outputs in: as given, unless the domain canonicalises (DigitCircle
+    /// reads its circle from the smallest digit, [`crate::canonical_rotation`]). For example
+    /// the output a model should give once one of its motifs is replaced is the canonical
+    /// output of the true output with that symbol substituted.
+    fn canonical_output(&self, tokens: &[TokenId]) -> Vec<TokenId> {
+        tokens.to_vec()
+    }
+
     /// Generates the samples `indices` in parallel (rayon), in the order given.
     fn batch(&self, seed: u64, indices: &[u64]) -> Vec<Sample> {
         indices.par_iter().map(|&i| self.sample(seed, i)).collect()

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::maps::MapDump;
 use crate::model::SparlingModel;
 use crate::pictures::{MotifPanel, confusion_figure, motif_figure};
-use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
+use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, TrainState, load_train_state, write_atomic};
 
 /// The scores of one model on `samples` test samples.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -331,6 +331,50 @@ impl Default for RunEvalOptions {
     }
 }
 
+/// A run's operating point loaded: the model at the smallest ladder rung at or above the
+/// domain's minimum density ([`OperatingPoint`]), as every evaluation of a run directory scores
+/// it.
+pub struct RunOperatingPoint {
+    /// The run's final training state.
+    pub last: TrainState,
+    /// The theoretical minimum density of the domain ([`OperatingPoint::min_density`]).
+    pub min_density: f64,
+    /// The operating rung ([`OperatingPoint::rung`]).
+    pub rung: u32,
+    /// The operating density.
+    pub density: f64,
+    /// Whether training reached the operating density.
+    pub reached: bool,
+    /// The model at the operating density (or the run's end state when it never got there).
+    pub snapshot: ModelSnapshot,
+    /// Every rung snapshot of the run, sorted by rung.
+    pub rungs: Vec<(u32, std::path::PathBuf)>,
+}
+
+/// Finds and loads the operating point of the run in `dir` (see [`RunOperatingPoint`]).
+pub fn operating_point(dir: &RunDir) -> Result<RunOperatingPoint> {
+    let last = load_train_state(&dir.checkpoint())?;
+    let config = &last.model.config;
+    let domain = config.build_domain()?;
+    let point = OperatingPoint::of(config, domain.as_ref());
+    let (_, factor) = config.schedule.ladder();
+    let rungs = dir.rung_files()?;
+    let snapshot = match rungs.iter().find(|(k, _)| *k == point.rung) {
+        Some((_, p)) if factor < 1.0 => checkpoint::load(p, MODEL_KIND)?,
+        _ => last.model.clone(),
+    };
+    let reached = factor < 1.0 && snapshot.rung == Some(point.rung);
+    Ok(RunOperatingPoint {
+        min_density: point.min_density,
+        rung: point.rung,
+        density: point.density,
+        reached,
+        snapshot,
+        rungs,
+        last,
+    })
+}
+
 /// Evaluates a run: the headline model and the curve; writes `eval.json`, `motifs.png` and
 /// `confusion.png` into `out`.
 pub fn evaluate_run(dir: &RunDir, out: &Path, opts: &RunEvalOptions) -> Result<RunEvaluation> {
@@ -346,21 +390,16 @@ pub fn evaluate_run_with_progress(
 ) -> Result<RunEvaluation> {
     require_samples(opts.samples, "the test scores")?;
     require_samples(opts.curve_samples, "the error-vs-density curve")?;
-    let last = load_train_state(&dir.checkpoint())?;
-    let config = &last.model.config;
+    let point = operating_point(dir)?;
+    let config = &point.last.model.config;
     let domain = config.build_domain()?;
     let domain = domain.as_ref();
-    let point = OperatingPoint::of(config, domain);
-    let (dmin, operating_rung, operating_density) = (point.min_density, point.rung, point.density);
+    let dmin = point.min_density;
+    let operating_rung = point.rung;
     let (_, factor) = config.schedule.ladder();
-    let rungs = dir.rung_files()?;
+    let rungs = &point.rungs;
     let load = |p: &Path| -> Result<ModelSnapshot> { Ok(checkpoint::load(p, MODEL_KIND)?) };
-
-    let headline_snap = match rungs.iter().find(|(k, _)| *k == operating_rung) {
-        Some((_, p)) if factor < 1.0 => load(p)?,
-        _ => last.model.clone(),
-    };
-    let reached = factor < 1.0 && headline_snap.rung == Some(operating_rung);
+    let headline_snap = point.snapshot.clone();
     let model = SparlingModel::from_snapshot(&headline_snap)?;
     let mut dump = opts.dump_maps.as_deref().map(MapDump::create).transpose()?;
     let headline = evaluate_range_dumping(
@@ -400,7 +439,7 @@ pub fn evaluate_run_with_progress(
             .or(rungs.first().map(|r| r.0))
     };
     let mut curve = Vec::new();
-    for (k, path) in &rungs {
+    for (k, path) in rungs {
         let keep = match lowest_kept {
             None => in_span(*k),
             Some(lo) => *k >= lo,
@@ -432,15 +471,14 @@ pub fn evaluate_run_with_progress(
         curve.push(r);
     }
     let result = RunEvaluation {
-        seed: last.model.seed,
+        seed: point.last.model.seed,
         min_density: dmin,
-        operating_density,
-        reached_operating_point: reached,
+        operating_density: point.density,
+        reached_operating_point: point.reached,
         headline,
         curve,
     };
-    let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
-    write_atomic(&out.join("eval.json"), json.as_bytes())?;
+    write_json(&out.join("eval.json"), &result)?;
     Ok(result)
 }
 
@@ -476,14 +514,13 @@ pub fn evaluate_checkpoint(
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_pictures(&model, domain, snap, &result, out, overlay_samples)?;
-    let json = serde_json::to_string_pretty(&result).map_err(|e| Error::Run(e.to_string()))?;
-    write_atomic(&out.join("eval.json"), json.as_bytes())?;
+    write_json(&out.join("eval.json"), &result)?;
     Ok(result)
 }
 
 /// A batch of motif maps as `(N, C, H, W)`: 2-D maps as they are, 1-D maps `(N, C, L)` as
 /// `(N, C, 1, L)` (how the pictures and the map dump draw a signal).
-fn as_4d(map: &ArrayD<f32>) -> Result<ArrayView4<'_, f32>> {
+pub(crate) fn as_4d(map: &ArrayD<f32>) -> Result<ArrayView4<'_, f32>> {
     let bad = |e: ndarray::ShapeError| Error::Run(format!("motif map is neither 1-D nor 2-D: {e}"));
     if map.ndim() == 3 {
         Ok(map
@@ -539,6 +576,13 @@ fn write_pictures(
 pub fn write_confusion_png(path: &Path, confusion: &Confusion, density: f64) -> Result<()> {
     let title = format!("Motif confusion at density {density:.3e} (framed: the assignment)");
     write_png(path, &confusion_figure(confusion, &title)?)
+}
+
+/// Writes `value` to `path` as pretty-printed JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Run(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, json.as_bytes())
 }
 
 /// Writes `canvas` to `path` as a PNG, atomically.

@@ -9,7 +9,8 @@
 //! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the schedule
 //!   ([`schedule`]: density, bar, rung and learning rate), atomic checkpoints with exact
 //!   resumption ([`state`]).
-//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`report`]:
+//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`analysis`]:
+//!   the paper's analyses of a trained run (direct evaluation, perturbation, bits); [`report`]:
 //!   the reproduction report.
 //! * [`analysis`]: the paper's analyses of a trained run (`sparling analyze`).
 //! * [`export`]: a model as a safetensors file named like a PyTorch `state_dict`; [`maps`]:

@@ -9,7 +9,8 @@
 //!   other classes), keeping its position, and
 //! * **remove** it,
 //!
-//! recompute the output with the domain's own rule ([`DigitCircle::output`]) and count how
+//! recompute the output with the domain's own rule ([`Domain::canonical_output`] of the
+//! changed placements) and count how
 //! often it differs from the sample's. Each estimate comes with a Wilson 95% interval.
 //! Samples without motifs are skipped (there is nothing to change). Only DigitCircle exposes
 //! its output rule; other domains are refused with an error.
@@ -18,7 +19,7 @@ use std::path::Path;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sparling_domains::{DigitCircle, DomainSpec, sample_rng};
+use sparling_domains::{DigitCircle, Domain, DomainSpec, TokenId, sample_rng};
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -123,8 +124,12 @@ pub fn estimate_alpha(config: &TrainConfig, stream_seed: u64, samples: u64) -> R
         let mut fewer = digits.clone();
         fewer.remove(j);
         trials += 1;
-        replaced += u64::from(DigitCircle::output(&changed) != trace.tokens);
-        removed += u64::from(DigitCircle::output(&fewer) != trace.tokens);
+        let output = |d: &[u8]| {
+            let placed: Vec<TokenId> = d.iter().map(|&g| usize::from(g)).collect();
+            domain.canonical_output(&placed)
+        };
+        replaced += u64::from(output(&changed) != trace.tokens);
+        removed += u64::from(output(&fewer) != trace.tokens);
     }
     if trials == 0 {
         return Err(Error::Run(format!(
