@@ -17,6 +17,7 @@ use crate::eval::RunEvaluation;
 use crate::run_info::{RunInfo, read_run_info};
 use crate::state::{ValidationRecord, write_atomic};
 
+pub mod analyses;
 pub mod differences;
 pub mod figures;
 pub mod paper;
@@ -161,6 +162,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
     figures::experiments_section(&mut md, root, &runs, &mut figures)?;
     figures::training_section(&mut md, root, &runs, &sparling, &mut figures)?;
     figures::pictures_section(&mut md, root, &sparling, &mut figures)?;
+    let analyses_json = analyses::analyses_section(&mut md, &runs)?;
     runs_table(&mut md, &runs);
 
     let report_md = root.join("report.md");
@@ -171,6 +173,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
         "verdict": verdict_json,
         "runs": runs,
         "figures": figures,
+        "analyses": analyses_json,
     });
     write_atomic(
         &root.join("report.json"),

@@ -187,3 +187,53 @@ fn experiments_are_drawn_side_by_side_with_their_observed_density() {
     assert_eq!(json["headline"][1]["experiment"], "st");
     assert_eq!(json["headline"][1]["observed_density"], 5.1e-5);
 }
+
+#[test]
+fn the_analyses_of_a_run_appear_beside_the_papers_numbers() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed1",
+        [0.0001, 0.0065, 0.0004, 0.0111],
+        None,
+    );
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(!md.contains("## The paper's analyses"), "{md}");
+    let dir = root.path().join("runs/sparling-seed1/analysis");
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |kind: &str, v: serde_json::Value| {
+        std::fs::write(dir.join(format!("{kind}.json")), v.to_string()).unwrap();
+    };
+    write(
+        "direct",
+        serde_json::json!({"error": 0.0124, "samples": 10000}),
+    );
+    write(
+        "perturb",
+        serde_json::json!({"success_rate": 0.993, "samples": 1000}),
+    );
+    write(
+        "bits",
+        serde_json::json!({"unbinned_e2ee": 0.01, "levels": [{"e2ee": 0.03}, {"e2ee": 0.0125}]}),
+    );
+    write(
+        "theorem",
+        serde_json::json!({"operating": {"motif_error": 0.02, "e2ee": 0.01, "ratio": 2.0}}),
+    );
+    write(
+        "alpha",
+        serde_json::json!({"replace": {"estimate": 1.0}, "remove": {"estimate": 1.0}}),
+    );
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.contains("## The paper's analyses"), "{md}");
+    assert!(
+        md.contains("| sparling-seed1 | 1.24 (10000 samples) | 99.30 (1000 samples) | 1.00 / 3.00 / 1.25 | 2.00 / 1.00 (ratio 2.00) | 1.000 / 1.000 |"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["analyses"][0]["run"], "sparling-seed1");
+    assert_eq!(json["analyses"][0]["analyses"]["direct"]["error"], 0.0124);
+}
