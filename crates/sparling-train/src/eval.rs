@@ -167,7 +167,7 @@ fn is_zero(v: &u64) -> bool {
 }
 
 /// Refuses to score no samples (every score of nothing would read as perfect).
-fn require_samples(n: usize, what: &'static str) -> Result<()> {
+pub(crate) fn require_samples(n: usize, what: &'static str) -> Result<()> {
     if n == 0 {
         return Err(sparling_metrics::Error::NoSamples { what }.into());
     }

@@ -19,7 +19,7 @@ use sparling_tensor::{Tensor, no_grad};
 
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
-use crate::eval::{EvalProgress, operating_point, write_json, write_png};
+use crate::eval::{EvalProgress, operating_point, require_samples, write_json, write_png};
 use crate::model::SparlingModel;
 use crate::state::{ModelSnapshot, RunDir};
 
@@ -221,12 +221,10 @@ pub fn bits_per_activation(
     opts: &BitsOptions,
     progress: &mut dyn EvalProgress,
 ) -> Result<BitsResult> {
-    if opts.samples == 0 || opts.calibration_samples == 0 {
-        return Err(sparling_metrics::Error::NoSamples {
-            what: "the binning analysis",
-        }
-        .into());
-    }
+    require_samples(
+        opts.samples.min(opts.calibration_samples),
+        "the binning analysis",
+    )?;
     let domain = snap.config.build_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;

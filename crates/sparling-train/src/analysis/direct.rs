@@ -17,7 +17,7 @@ use sparling_tensor::Tensor;
 
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
-use crate::eval::{EvalProgress, operating_point, write_json, write_png};
+use crate::eval::{EvalProgress, operating_point, require_samples, write_json, write_png};
 use crate::model::SparlingModel;
 use crate::state::{ModelSnapshot, RunDir};
 
@@ -158,12 +158,7 @@ pub fn score(
     symbols: &[String],
 ) -> Result<(f64, Vec<ClassError>, Vec<Vec<u64>>)> {
     let classes = symbols.len();
-    if pairs.is_empty() {
-        return Err(sparling_metrics::Error::NoSamples {
-            what: "the direct evaluation",
-        }
-        .into());
-    }
+    require_samples(pairs.len(), "the direct evaluation")?;
     let mut confusion = vec![vec![0u64; classes]; classes + 1];
     for &(channel, class) in pairs {
         let mapped = map.get(channel).ok_or_else(|| {
@@ -237,12 +232,7 @@ pub fn direct_evaluation(
     samples: usize,
     progress: &mut dyn EvalProgress,
 ) -> Result<DirectResult> {
-    if samples == 0 {
-        return Err(sparling_metrics::Error::NoSamples {
-            what: "the direct evaluation",
-        }
-        .into());
-    }
+    require_samples(samples, "the direct evaluation")?;
     let domain = single_motif_domain(&snap.config.domain)?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;

@@ -20,7 +20,8 @@ use sparling_tensor::Tensor;
 use crate::data::{DataSeeds, EVAL_CHUNK};
 use crate::error::{Error, Result};
 use crate::eval::{
-    EvalProgress, as_4d, evaluate_range_dumping, operating_point, write_json, write_png,
+    EvalProgress, as_4d, evaluate_range_dumping, operating_point, require_samples, write_json,
+    write_png,
 };
 use crate::model::SparlingModel;
 use crate::state::{ModelSnapshot, RunDir};
@@ -273,12 +274,10 @@ pub fn perturbation(
     opts: &PerturbOptions,
     progress: &mut dyn EvalProgress,
 ) -> Result<PerturbResult> {
-    if opts.samples == 0 || opts.calibration_samples == 0 {
-        return Err(sparling_metrics::Error::NoSamples {
-            what: "the perturbation analysis",
-        }
-        .into());
-    }
+    require_samples(
+        opts.samples.min(opts.calibration_samples),
+        "the perturbation analysis",
+    )?;
     let domain = snap.config.build_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;

@@ -28,8 +28,8 @@ use super::alpha::{Proportion, estimate_alpha};
 use crate::data::DataSeeds;
 use crate::error::{Error, Result};
 use crate::eval::{
-    EvalProgress, OperatingPoint, SampleObserver, evaluate_range_dumping, to_metric_motif,
-    write_png,
+    EvalProgress, OperatingPoint, SampleObserver, evaluate_range_dumping, require_samples,
+    to_metric_motif, write_png,
 };
 use crate::model::SparlingModel;
 use crate::state::{MODEL_KIND, ModelSnapshot, RunDir, load_train_state, write_atomic};
@@ -187,9 +187,7 @@ pub fn analyze_theorem(
         (opts.samples, "the theorem's scored samples"),
         (opts.calibration, "the theorem's calibration slice"),
     ] {
-        if n == 0 {
-            return Err(sparling_metrics::Error::NoSamples { what }.into());
-        }
+        require_samples(n, what)?;
     }
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
