@@ -1,4 +1,5 @@
-//! Criterion benchmarks of the tensor core: matmul, conv2d (forward and forward+backward), the
+//! Criterion benchmarks of the tensor core: matmul, the Winograd products (packing-free kernels
+//! beside `matrixmultiply`), conv2d (forward and forward+backward), the
 //! fused collapse (1x1 conv + max-pool, against the unfused pair) and the reference motif model
 //! g of the paper's reference code (forward+backward).
 //!
@@ -37,6 +38,7 @@ fn config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
 
 fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
     ops::matmul::bench(&mut c, prefix);
+    ops::panel_gemm::bench(&mut c, prefix);
     ops::conv2d::bench(&mut c, prefix);
     ops::collapse::bench(&mut c, prefix);
     ops::motif::bench(&mut c, prefix);

@@ -4,6 +4,7 @@ pub mod collapse;
 pub mod conv2d;
 pub mod matmul;
 pub mod motif;
+pub mod panel_gemm;
 
 use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};

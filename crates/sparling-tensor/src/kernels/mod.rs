@@ -2,5 +2,6 @@
 
 pub mod elementwise;
 pub mod gemm;
+pub mod panel_gemm;
 pub mod par;
 pub mod simd;

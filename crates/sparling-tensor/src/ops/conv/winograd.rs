@@ -4,8 +4,10 @@
 //! Each 2x2 output tile is `A^T [U ⊙ V] A` with `U = G g G^T` (the transformed 3x3 kernel) and
 //! `V = B^T d B` (the transformed 4x4 input tile): 16 multiplications instead of 36, so the
 //! GEMM work drops 2.25-fold. Over channels, each of the 16 transformed positions `xi` is one
-//! GEMM `M[xi] (cout x T) = U[xi] (cout x cin) V[xi] (cin x T)` over a block of `T` tiles.
-//! Blocks are a few tile rows, so the transformed input and output stay in cache.
+//! GEMM `M[xi] (cout x T) = U[xi] (cout x cin) V[xi] (cin x T)` over a block of `T` tiles,
+//! computed in place by [`panel_gemm`](crate::kernels::panel_gemm) (no packing; the same bits
+//! as `matrixmultiply`). Blocks are a few tile rows, so the transformed input and output stay
+//! in cache.
 //!
 //! The transforms are written as whole-row vector operations: the columns of a tile row are
 //! split into even and odd entries so that every tile's four columns are `even[t], odd[t],
@@ -18,11 +20,12 @@
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
-use ndarray::{Array3, ArrayView2, ArrayViewMut2, ArrayViewMut3, Axis};
+use ndarray::{Array3, ArrayViewMut3, Axis};
 use rayon::prelude::*;
 
 use super::params::ConvGeom;
-use crate::kernels::gemm::{PAR_MIN_FLOPS, gemm};
+use crate::kernels::gemm::PAR_MIN_FLOPS;
+use crate::kernels::panel_gemm::{gemm_nn, gemm_nt};
 
 /// Both channel counts must reach this for the Winograd path to pay off (the GEMMs have
 /// `cin` as their inner dimension).
@@ -452,8 +455,16 @@ impl Scratch {
         grid: &Grid,
         t_len: usize,
     ) -> (&mut [f32], &mut [f32], &mut Rows) {
-        self.v.resize(16 * g.cin * t_len, 0.0);
-        self.m.resize(16 * g.cout * t_len, 0.0);
+        // Grow only: blocks of different sizes (the last tile rows of an image, other layers)
+        // alternate, and shrinking would zero-fill the buffers again on the next growth. The
+        // kernels overwrite every value they read back.
+        let (v_len, m_len) = (16 * g.cin * t_len, 16 * g.cout * t_len);
+        if self.v.len() < v_len {
+            self.v.resize(v_len, 0.0);
+        }
+        if self.m.len() < m_len {
+            self.m.resize(m_len, 0.0);
+        }
         if self
             .rows
             .as_ref()
@@ -462,11 +473,7 @@ impl Scratch {
             self.rows = Some(Rows::new(grid.tw));
         }
         let rows = self.rows.as_mut().expect("just set");
-        (
-            &mut self.v[..16 * g.cin * t_len],
-            &mut self.m[..16 * g.cout * t_len],
-            rows,
-        )
+        (&mut self.v[..v_len], &mut self.m[..m_len], rows)
     }
 }
 
@@ -535,15 +542,17 @@ pub(crate) fn winograd_fwd(g: &ConvGeom, x: &[f32], w: &[f32], bias: Option<&[f3
         let t_len = (ty1 - ty0) * grid.tw;
         let (v, m, rows) =
             transformed_input(sc, g, &grid, &x[n * in_len..(n + 1) * in_len], ty0, ty1);
-        let (cc, oc) = (g.cin * g.cout, g.cout * t_len);
+        let (cc, ic, oc) = (g.cin * g.cout, g.cin * t_len, g.cout * t_len);
         for xi in 0..16 {
-            let uk = ArrayView2::from_shape((g.cout, g.cin), &u[xi * cc..][..cc]).expect("U");
-            let vk =
-                ArrayView2::from_shape((g.cin, t_len), &v[xi * g.cin * t_len..][..g.cin * t_len])
-                    .expect("V");
-            let mk =
-                ArrayViewMut2::from_shape((g.cout, t_len), &mut m[xi * oc..][..oc]).expect("M");
-            gemm(1.0, uk, vk, 0.0, mk);
+            gemm_nn(
+                g.cout,
+                g.cin,
+                t_len,
+                &u[xi * cc..][..cc],
+                &v[xi * ic..][..ic],
+                &mut m[xi * oc..][..oc],
+                false,
+            );
         }
         output_transform(g, grid.tw, m, ty0, ty1, bias, &mut blk, rows);
     };
@@ -569,25 +578,26 @@ pub(crate) fn winograd_bwd_weight(g: &ConvGeom, dy: &[f32], x: &[f32]) -> Vec<f3
     let out_len = g.cout * g.out_plane();
     let per_image = |sc: &mut Scratch, n: usize| -> Array3<f32> {
         let mut du = Array3::<f32>::zeros((16, g.cout, g.cin));
+        let mut transposed = Vec::new();
         for (ty0, ty1) in grid.blocks() {
             let t_len = (ty1 - ty0) * grid.tw;
             let (v, m, rows) =
                 transformed_input(sc, g, &grid, &x[n * in_len..(n + 1) * in_len], ty0, ty1);
             let dy_img = &dy[n * out_len..(n + 1) * out_len];
             output_transform_adjoint(g, grid.tw, dy_img, ty0, ty1, m, rows);
-            for (xi, duk) in du.outer_iter_mut().enumerate() {
-                let vk = ArrayView2::from_shape(
-                    (g.cin, t_len),
-                    &v[xi * g.cin * t_len..][..g.cin * t_len],
-                )
-                .expect("V");
-                let mk = ArrayView2::from_shape(
-                    (g.cout, t_len),
-                    &m[xi * g.cout * t_len..][..g.cout * t_len],
-                )
-                .expect("dM");
+            let (ic, oc) = (g.cin * t_len, g.cout * t_len);
+            for (xi, mut duk) in du.outer_iter_mut().enumerate() {
                 // dU[xi] += dM[xi] V[xi]^T, blocks in increasing order.
-                gemm(1.0, mk, vk.t(), 1.0, duk);
+                gemm_nt(
+                    g.cout,
+                    t_len,
+                    g.cin,
+                    &m[xi * oc..][..oc],
+                    &v[xi * ic..][..ic],
+                    duk.as_slice_mut().expect("standard layout"),
+                    true,
+                    &mut transposed,
+                );
             }
         }
         du
