@@ -64,7 +64,7 @@ fn branch_then_train_resumes_and_other_changes_are_refused() {
         "--out",
         &p("b"),
     ]));
-    assert!(branched.contains("branched at 24 samples"), "{branched}");
+    assert!(branched.contains("branched at 48 samples"), "{branched}");
     assert!(dir.path().join("b/config.json").exists());
     let resumed = ok(&train(&p("late.json"), &p("b")));
     assert!(resumed.contains("resuming"), "{resumed}");

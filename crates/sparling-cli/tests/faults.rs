@@ -440,9 +440,9 @@ fn faults_messages_say_what_is_wrong_once() {
         s(&run_dir),
     ]);
     assert!(err.contains("seed 0, not 3"), "{err}");
-    let other = tiny_config(dir.path(), "other.json", |v| v["batch_size"] = 16.into());
+    let other = tiny_config(dir.path(), "other.json", |v| v["batch_size"] = 8.into());
     let err = fails(&["train", "--config", s(&other), "--out", s(&run_dir)]);
-    assert!(err.contains("batch_size 8, not 16"), "{err}");
+    assert!(err.contains("batch_size 16, not 8"), "{err}");
 
     let cfg = tiny_config(dir.path(), "done.json", |v| {
         v["schedule"]["done_at_density"] = 0.9.into();

@@ -66,7 +66,7 @@ fn quick_pipeline_runs_end_to_end() {
     assert_eq!(
         log.lines().count(),
         1,
-        "140 steps x 8 samples = one validation (every 1000)"
+        "140 steps x 16 samples = one validation (every 2000)"
     );
 
     let eval_dir = run.join("eval");
@@ -158,7 +158,7 @@ fn quick_pipeline_runs_end_to_end() {
     assert!(md.contains("| sparling | 1 |"), "{md}");
     // Stopped by --max-steps, so no status.json: the runs table reads the last validation.
     assert!(
-        md.contains("| 1000 | 125 |") && md.contains("interrupted"),
+        md.contains("| 2000 | 125 |") && md.contains("interrupted"),
         "{md}"
     );
     // Where the run trained, recorded by `train` (two sessions, one machine, 2 threads).
@@ -170,7 +170,7 @@ fn quick_pipeline_runs_end_to_end() {
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run-info.json")).unwrap()).unwrap();
     assert_eq!(info["sessions"].as_array().unwrap().len(), 2);
-    assert_eq!(info["sessions"][1]["started_at_samples"], 560);
+    assert_eq!(info["sessions"][1]["started_at_samples"], 1120);
     assert!(root.path().join("report.json").exists());
     assert!(root.path().join("training_accuracy.png").exists());
 }
@@ -182,7 +182,11 @@ fn bad_config_names_the_field() {
     ok(&["preset", "--profile", "quick", "--out", s(&cfg)]);
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("\"batch_size\": 8", "\"batch_size\": 0");
+        .replace("\"batch_size\": 16", "\"batch_size\": 0");
+    assert!(
+        text.contains("\"batch_size\": 0"),
+        "the preset's batch size changed"
+    );
     std::fs::write(&cfg, text).unwrap();
     let out = sparling(&[
         "train",

@@ -18,6 +18,38 @@ use crate::validate::invalid;
 pub const PAPER_OPERATING_DENSITY: f64 = 5.0226e-5;
 /// The paper's stopping density for DigitCircle.
 pub const DIGIT_CIRCLE_DONE_AT: f64 = 4.492e-5;
+
+/// The quick profile's domain: DigitCircle on 48 x 48 images with 2-3 digits on a circle of
+/// radius 8-12 (the padding, 9, is the smallest the stamps allow: shift 3 + half a 12-pixel
+/// stamp).
+pub fn quick_domain() -> DigitCircleConfig {
+    DigitCircleConfig {
+        size: 48,
+        radius_min: 8,
+        radius_max: 12,
+        padding: 9,
+        digits_min: 2,
+        digits_max: 3,
+        ..DigitCircleConfig::default()
+    }
+}
+
+/// The density the experiments without annealing hold under `profile`: the paper's operating
+/// density, or for the quick profile's domain the rung of the same ladder (0.5 x 0.75^k) at or
+/// above its own minimum density.
+pub fn operating_density(profile: Profile) -> f64 {
+    match profile {
+        Profile::Quick => {
+            let rung = ((QUICK_DONE_AT / 0.5).ln() / 0.75f64.ln()).floor();
+            0.5 * 0.75f64.powi(rung as i32)
+        }
+        Profile::Default | Profile::Full => PAPER_OPERATING_DENSITY,
+    }
+}
+
+/// The quick profile's stopping density: its domain's minimum density, 2.5 expected digits
+/// over 48 x 48 positions x 10 channels.
+pub const QUICK_DONE_AT: f64 = 2.5 / (48.0 * 48.0 * 10.0);
 /// The presets' cap on the hold of the last rung ([`LatePhase::hold_limit_samples`]): more
 /// than three times the 6,000 samples seed 0 needed to clear it, about 9 minutes on 2 cores.
 pub const LAST_RUNG_HOLD_LIMIT: u64 = 20_000;
@@ -271,25 +303,21 @@ impl TrainConfig {
                 retrain_from: None,
             },
             Profile::Quick => TrainConfig {
-                // One or two digits per image, so that a tiny model gets a few answers right
-                // within the budget and the schedule walks down some rungs: the quick profile
-                // exercises every stage, including the per-density snapshots and the curve.
-                domain: DomainSpec::DigitCircle(DigitCircleConfig {
-                    digits_min: 1,
-                    digits_max: 2,
-                    ..DigitCircleConfig::default()
-                }),
+                // A smaller DigitCircle (48 x 48, 2-3 digits on a circle of radius 8-12) and
+                // model, annealed to that domain's own minimum density: the motifs are found
+                // in minutes (docs/results.md, "The quick profile").
+                domain: DomainSpec::DigitCircle(quick_domain()),
                 model: ModelConfig {
-                    g_width: 4,
-                    g_blocks: 1,
+                    g_width: 8,
+                    g_blocks: 4,
                     motif_channels: 10,
-                    collapse_channels: 32,
+                    collapse_channels: 64,
                     pool: 8,
-                    d_model: 32,
-                    heads: 2,
-                    ff: 64,
-                    encoder_layers: 1,
-                    decoder_layers: 1,
+                    d_model: 64,
+                    heads: 4,
+                    ff: 128,
+                    encoder_layers: 2,
+                    decoder_layers: 2,
                     position_scale: 3.0,
                     token_norm: true,
                 },
@@ -297,9 +325,10 @@ impl TrainConfig {
                 schedule: ScheduleConfig::Annealing {
                     initial_density: 0.5,
                     factor: 0.75,
-                    // A fast-decaying bar so that the quick run walks down several rungs.
-                    bar_decay_per_sample: 1e-4,
-                    done_at_density: DIGIT_CIRCLE_DONE_AT,
+                    // The bar falls ten times faster than the default's, so the small model
+                    // (which plateaus lower at density 0.5) starts annealing within minutes.
+                    bar_decay_per_sample: 1e-5,
+                    done_at_density: QUICK_DONE_AT,
                     late_phase: None,
                 },
                 optimizer: OptimizerConfig {
@@ -307,12 +336,12 @@ impl TrainConfig {
                     warmup_steps: 20,
                     ..optimizer
                 },
-                batch_size: 8,
-                max_samples: 20_000,
-                validation_every: 1_000,
-                validation_samples: 100,
+                batch_size: 16,
+                max_samples: 200_000,
+                validation_every: 2_000,
+                validation_samples: 300,
                 validation_early_stop: true,
-                test_samples: 300,
+                test_samples: 1_000,
                 log_every_steps: 25,
                 retrain_from: None,
             },
@@ -324,6 +353,7 @@ impl TrainConfig {
         let mut cfg = TrainConfig::preset(profile);
         // Without annealing the run stops at the profile's sample cap (the paper trains these
         // runs for 600,000 samples; every run of the table here is capped at 300,000).
+        let operating = operating_density(profile);
         let held = |cfg: &mut TrainConfig, density: f64| {
             cfg.schedule = ScheduleConfig::Constant { density };
         };
@@ -332,9 +362,9 @@ impl TrainConfig {
             Experiment::St => cfg.bottleneck = sparse(ThresholdKind::Single, true),
             Experiment::MtNoBn => cfg.bottleneck = sparse(ThresholdKind::PerChannel, false),
             Experiment::StNoBn => cfg.bottleneck = sparse(ThresholdKind::Single, false),
-            Experiment::NoAnnealing => held(&mut cfg, PAPER_OPERATING_DENSITY),
+            Experiment::NoAnnealing => held(&mut cfg, operating),
             Experiment::NoAnnealingPenultimate => {
-                held(&mut cfg, PAPER_OPERATING_DENSITY / 0.75);
+                held(&mut cfg, operating / 0.75);
             }
             Experiment::L1 { lambda } => {
                 // The annealed run's bar, but the run ends at its first clear.
@@ -346,19 +376,19 @@ impl TrainConfig {
                     _ => 1e-6,
                 };
                 cfg.bottleneck = BottleneckConfig::L1 { lambda: *lambda };
-                held(&mut cfg, PAPER_OPERATING_DENSITY);
+                held(&mut cfg, operating);
                 cfg.schedule = ScheduleConfig::FirstClear {
-                    density: PAPER_OPERATING_DENSITY,
+                    density: operating,
                     bar_decay_per_sample,
                 };
             }
             Experiment::Kl { lambda } => {
                 cfg.bottleneck = BottleneckConfig::Kl { lambda: *lambda };
-                held(&mut cfg, PAPER_OPERATING_DENSITY);
+                held(&mut cfg, operating);
             }
             Experiment::Noise => {
                 cfg.bottleneck = BottleneckConfig::Noise;
-                held(&mut cfg, PAPER_OPERATING_DENSITY);
+                held(&mut cfg, operating);
             }
             Experiment::NonSparse => held(&mut cfg, 0.5),
             Experiment::Retrained { from } => {
@@ -384,6 +414,30 @@ fn sparse(thresholds: ThresholdKind, batch_norm: bool) -> BottleneckConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_profile_anneals_to_its_own_domains_minimum_density() {
+        let cfg = TrainConfig::preset(Profile::Quick);
+        let domain = cfg.build_domain().unwrap();
+        let point = crate::eval::OperatingPoint::of(&cfg, domain.as_ref());
+        assert_eq!(point.min_density, QUICK_DONE_AT);
+        assert!(point.density >= QUICK_DONE_AT && point.density * 0.75 < QUICK_DONE_AT);
+        // The experiments without annealing hold that domain's operating rung.
+        let held = TrainConfig::experiment(Profile::Quick, &Experiment::NoAnnealing).unwrap();
+        assert_eq!(
+            held.schedule,
+            ScheduleConfig::Constant {
+                density: point.density
+            }
+        );
+        let paper = TrainConfig::experiment(Profile::Default, &Experiment::NoAnnealing).unwrap();
+        assert_eq!(
+            paper.schedule,
+            ScheduleConfig::Constant {
+                density: PAPER_OPERATING_DENSITY
+            }
+        );
+    }
 
     #[test]
     fn every_listed_experiment_builds_under_every_profile() {

@@ -48,14 +48,14 @@ mod tests {
 
     #[test]
     fn input_errors_name_the_field_not_the_file() {
-        let text = preset_json().replace("\"batch_size\": 8", "\"batch_size\": \"x\"");
+        let text = preset_json().replace("\"batch_size\": 16", "\"batch_size\": \"x\"");
         let e = TrainConfig::from_json(&text).unwrap_err().to_string();
         assert!(
             e.starts_with("config field `batch_size`: invalid type"),
             "{e}"
         );
         assert!(!e.contains("<file>"), "{e}");
-        let text = preset_json().replace("\"g_width\": 4", "\"g_width\": -4");
+        let text = preset_json().replace("\"g_width\": 8", "\"g_width\": -8");
         let e = TrainConfig::from_json(&text).unwrap_err().to_string();
         assert!(e.starts_with("config field `model.g_width`"), "{e}");
         let e = TrainConfig::from_json("{\"domain\": ")

@@ -409,7 +409,7 @@ mod tests {
         let mut cfg = TrainConfig::preset(Profile::Quick);
         let d = cfg.model.d_model;
         let map = Tensor::new(
-            sparling_tensor::testing::random_array(&[2, cfg.model.motif_channels, 100, 100], 5)
+            sparling_tensor::testing::random_array(&[2, cfg.model.motif_channels, 48, 48], 5)
                 .mapv(|v| v.max(0.0) * 30.0),
         );
         for norm in [false, true] {

@@ -74,6 +74,8 @@ pub struct MotifPanel<'a> {
 }
 
 const SCALE: usize = 3;
+/// The narrowest panel, in pixels: smaller inputs are drawn at a larger scale.
+const MIN_PANEL: usize = 300;
 const GAP: i32 = 24;
 const FONT: u32 = 2;
 const INK: Color = Color::rgb(30, 30, 30);
@@ -104,9 +106,17 @@ pub fn motif_figure(
     vocab: &Vocab,
     title: &str,
 ) -> Result<Canvas> {
+    // Small inputs are drawn larger, so that a panel is wide enough to read its markers.
+    let side = panels
+        .iter()
+        .map(|p| p.map.dim().2)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let scale = SCALE.max(MIN_PANEL.div_ceil(side));
     let style = OverlayStyle {
-        scale: SCALE,
-        marker: 3,
+        scale,
+        marker: 3 + (scale - SCALE) / 2,
         boxes: true,
     };
     let images = panels
@@ -122,7 +132,35 @@ pub fn motif_figure(
     let rows = (panels.len() as i32 + cols - 1) / cols;
     let caption_h = 2 * (th + 6) + 6;
     let cell_h = ph + caption_h + GAP;
-    let width = GAP + cols * (pw + GAP);
+    let captions: Vec<(String, String, bool)> = panels
+        .iter()
+        .map(|p| {
+            let right = p.predicted == p.sample.tokens.as_slice();
+            let truth = format!("true: {}", sequence(vocab, &p.sample.tokens));
+            let pred = format!(
+                "predicted: {}{}",
+                sequence(vocab, p.predicted),
+                if right { "" } else { "  (wrong)" }
+            );
+            (truth, pred, right)
+        })
+        .collect();
+    // A cell is as wide as its panel or its longest caption, whichever is wider.
+    let cell_w = captions
+        .iter()
+        .flat_map(|(t, p, _)| [t, p])
+        .map(|l| Canvas::text_width(l, FONT) as i32)
+        .fold(pw, i32::max);
+    let notes = [
+        "Box: a motif's true footprint, in its class colour. Square: a surviving activation,",
+        "coloured by the class its channel is assigned to. Same colour: the motif was found.",
+    ];
+    let notes_w = notes
+        .iter()
+        .map(|l| Canvas::text_width(l, FONT) as i32)
+        .max()
+        .unwrap_or(0);
+    let width = (GAP + cols * (cell_w + GAP)).max(notes_w + 2 * GAP);
 
     // The legend: one swatch per class with its channel, then the unassigned colour.
     let classes = vocab.num_classes();
@@ -145,10 +183,6 @@ pub fn motif_figure(
         .unwrap_or(0);
     let per_row = ((width - 2 * GAP) / item_w.max(1)).max(1);
     let legend_rows = (items.len() as i32 + per_row - 1) / per_row;
-    let notes = [
-        "Box: a motif's true footprint, in its class colour. Square: a surviving activation,",
-        "coloured by the class its channel is assigned to. Same colour: the motif was found.",
-    ];
     let title_h = th + 2 * GAP;
     let legend_top = title_h + rows * cell_h;
     let height = legend_top + legend_rows * (th + 12) + notes.len() as i32 * (th + 8) + GAP;
@@ -156,25 +190,18 @@ pub fn motif_figure(
     let tw = Canvas::text_width(title, FONT) as i32;
     c.text((width - tw) / 2, GAP, title, INK, FONT);
 
-    for (i, (img, p)) in images.iter().zip(panels).enumerate() {
+    for (i, (img, (truth, pred, right))) in images.iter().zip(&captions).enumerate() {
         let (row, col) = (i as i32 / cols, i as i32 % cols);
-        let x = GAP + col * (pw + GAP);
+        let x = GAP + col * (cell_w + GAP);
         let y = title_h + row * cell_h;
         c.draw_rgb(x, y, pw as u32, ph as u32, img.as_bytes());
         c.rect(x - 1, y - 1, pw as u32 + 2, ph as u32 + 2, Color::GRAY);
-        let truth = format!("true: {}", sequence(vocab, &p.sample.tokens));
-        let right = p.predicted == p.sample.tokens.as_slice();
-        let pred = format!(
-            "predicted: {}{}",
-            sequence(vocab, p.predicted),
-            if right { "" } else { "  (wrong)" }
-        );
-        c.text(x, y + ph + 8, &truth, INK, FONT);
+        c.text(x, y + ph + 8, truth, INK, FONT);
         c.text(
             x,
             y + ph + 8 + th + 6,
-            &pred,
-            if right { RIGHT } else { WRONG },
+            pred,
+            if *right { RIGHT } else { WRONG },
             FONT,
         );
     }
@@ -256,5 +283,47 @@ mod tests {
         );
         assert_eq!(c.pixel(x, y), Some(rgb(channel_colour(m.class))));
         assert!(motif_figure(&[], &identity, &Vocab::digits(), "none").is_err());
+    }
+
+    #[test]
+    fn small_inputs_are_drawn_larger_and_captions_do_not_overlap() {
+        let domain = DigitCircle::new(crate::experiment::quick_domain()).unwrap();
+        let samples = domain.batch(3, &[0, 1, 2, 3]);
+        let maps: Vec<ndarray::Array3<f32>> = samples
+            .iter()
+            .map(|s| {
+                let mut m = ndarray::Array3::zeros((10, 48, 48));
+                for motif in &s.motifs {
+                    m[[motif.class, motif.anchor[0], motif.anchor[1]]] = 1.0;
+                }
+                m
+            })
+            .collect();
+        let wrong: Vec<TokenId> = vec![0; 6];
+        let panels: Vec<MotifPanel> = samples
+            .iter()
+            .zip(&maps)
+            .map(|(s, m)| MotifPanel {
+                sample: s,
+                map: m.view(),
+                predicted: &wrong,
+            })
+            .collect();
+        let identity: Vec<Option<usize>> = (0..10).map(Some).collect();
+        let c = motif_figure(&panels, &identity, &Vocab::digits(), "Motifs").unwrap();
+        // 48 positions at 7 pixels each (the smallest scale reaching 300 pixels).
+        let scale = MIN_PANEL.div_ceil(48);
+        assert_eq!(scale, 7);
+        let m = &samples[0].motifs[0];
+        let (x, y) = (
+            GAP as u32 + (m.anchor[1] * scale + 1) as u32,
+            (sparling_plot::font::text_height(FONT) as i32 + 2 * GAP) as u32
+                + (m.anchor[0] * scale + 1) as u32,
+        );
+        assert_eq!(c.pixel(x, y), Some(rgb(channel_colour(m.class))));
+        // Four cells, each at least as wide as its longest caption.
+        let caption = "predicted: 0 0 0 0 0 0  (wrong)";
+        let cell = Canvas::text_width(caption, FONT) as i32;
+        assert!(c.width() as i32 >= GAP + 4 * (cell + GAP), "{}", c.width());
     }
 }

@@ -484,7 +484,7 @@ mod tests {
         use crate::trainer::{Silent, Trainer};
 
         let mut cfg = TrainConfig::preset(Profile::Quick);
-        cfg.validation_every = 16;
+        cfg.validation_every = 32;
         cfg.validation_samples = 8;
         let dir = tempfile::tempdir().unwrap();
         let stop = Arc::new(AtomicBool::new(false));

@@ -151,7 +151,7 @@ fn accumulated_thresholds_behind_a_non_affine_batch_norm() {
 
 #[test]
 fn held_densities_never_move() {
-    let op = sparling_train::config::PAPER_OPERATING_DENSITY;
+    let op = sparling_train::experiment::operating_density(Profile::Quick);
     for (experiment, density) in [
         (Experiment::NoAnnealing, op),
         (Experiment::NoAnnealingPenultimate, op / 0.75),
@@ -200,7 +200,10 @@ fn kl_and_noise_baselines() {
     let (s, eval, _d) = run(&Experiment::Noise);
     match s.model.bottleneck {
         BottleneckState::Noise { density, word_pos } => {
-            assert_eq!(density, sparling_train::config::PAPER_OPERATING_DENSITY);
+            assert_eq!(
+                density,
+                sparling_train::experiment::operating_density(Profile::Quick)
+            );
             assert!(word_pos > 0, "training drew noise");
         }
         other => panic!("{other:?}"),

@@ -384,9 +384,10 @@ fn theorem_figure(r: &TheoremReport) -> sparling_plot::Canvas {
         )
     };
     let mut chart = LineChart::new(format!(
-        "The theorem's motif error vs end-to-end error, {} seed {}, one point per rung",
+        "Motif error E_m vs end-to-end error per rung ({} seed {})",
         r.domain, r.seed
     ))
+    .font_scale(2)
     .x_label("end-to-end error (%, log)")
     .y_label("motif error E_m (%, log)")
     .x_scale(Scale::Log10)
@@ -413,14 +414,14 @@ fn theorem_figure(r: &TheoremReport) -> sparling_plot::Canvas {
     if let Some(op) = r.rungs.iter().find(|x| x.rung == r.operating_rung) {
         chart = chart.series(
             Series::new(
-                format!("operating rung {} (density {:.3e})", op.rung, op.density),
+                format!("operating rung {} ({:.2e})", op.rung, op.density),
                 [pt(op)],
             )
             .color(sparling_plot::palette(2))
             .marker(Marker::Diamond),
         );
     }
-    chart.render(1000, 700)
+    chart.render(1200, 800)
 }
 
 #[cfg(test)]

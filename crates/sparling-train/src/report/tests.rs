@@ -237,3 +237,50 @@ fn the_analyses_of_a_run_appear_beside_the_papers_numbers() {
     assert_eq!(json["analyses"][0]["run"], "sparling-seed1");
     assert_eq!(json["analyses"][0]["analyses"]["direct"]["error"], 0.0124);
 }
+
+#[test]
+fn a_run_on_another_domain_is_reported_for_itself_without_a_verdict() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.001, 0.068, 0.005, 0.097],
+        None,
+    );
+    let quick = crate::config::TrainConfig::preset(crate::config::Profile::Quick);
+    std::fs::write(
+        root.path().join("runs/sparling-seed0/config.json"),
+        serde_json::to_string(&quick).unwrap(),
+    )
+    .unwrap();
+    let meta = serde_json::json!({"profile": "quick"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.contains("not on the paper's DigitCircle"), "{md}");
+    assert!(md.contains("| n/a (another domain) |"), "{md}");
+    assert!(!md.contains("## Verdict against"), "{md}");
+    assert!(!md.contains("does not match the paper"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
+            .unwrap();
+    assert!(json["verdict"].is_null());
+}
+
+#[test]
+fn a_config_written_before_domains_were_tagged_is_on_the_papers_domain() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.0001, 0.0065, 0.0004, 0.0111],
+        None,
+    );
+    let path = root.path().join("runs/sparling-seed0/config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["domain"].as_object_mut().unwrap().remove("domain");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.contains("## Verdict against"), "{md}");
+    assert!(!md.contains("n/a (another domain)"), "{md}");
+}

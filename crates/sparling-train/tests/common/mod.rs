@@ -10,6 +10,7 @@ pub fn shrink(c: &mut TrainConfig, digits_max: usize) {
     d.size = 56;
     d.radius_min = 8;
     d.radius_max = 10;
+    d.padding = 15;
     d.digits_min = 1;
     d.digits_max = digits_max;
     c.model.g_width = 4;
@@ -18,6 +19,8 @@ pub fn shrink(c: &mut TrainConfig, digits_max: usize) {
     c.model.d_model = 16;
     c.model.heads = 2;
     c.model.ff = 32;
+    c.model.encoder_layers = 1;
+    c.model.decoder_layers = 1;
     c.batch_size = 4;
     c.validation_every = 32;
     c.validation_samples = 16;
