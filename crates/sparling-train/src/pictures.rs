@@ -248,20 +248,26 @@ mod tests {
         assert!(framed > 0, "the assigned cells are framed");
     }
 
-    #[test]
-    fn the_motif_figure_has_a_panel_per_sample_and_a_legend() {
-        let domain = DigitCircle::new(Default::default()).unwrap();
-        let samples = domain.batch(3, &[0, 1]);
-        let maps: Vec<ndarray::Array3<f32>> = samples
+    /// A perfect motif map of each sample (`side x side`): a 1 at each motif's anchor in its
+    /// class's channel.
+    fn anchor_maps(samples: &[Sample], side: usize) -> Vec<ndarray::Array3<f32>> {
+        samples
             .iter()
             .map(|s| {
-                let mut m = ndarray::Array3::zeros((10, 100, 100));
+                let mut m = ndarray::Array3::zeros((10, side, side));
                 for motif in &s.motifs {
                     m[[motif.class, motif.anchor[0], motif.anchor[1]]] = 1.0;
                 }
                 m
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn the_motif_figure_has_a_panel_per_sample_and_a_legend() {
+        let domain = DigitCircle::new(Default::default()).unwrap();
+        let samples = domain.batch(3, &[0, 1]);
+        let maps = anchor_maps(&samples, 100);
         let panels: Vec<MotifPanel> = samples
             .iter()
             .zip(&maps)
@@ -289,16 +295,7 @@ mod tests {
     fn small_inputs_are_drawn_larger_and_captions_do_not_overlap() {
         let domain = DigitCircle::new(crate::experiment::quick_domain()).unwrap();
         let samples = domain.batch(3, &[0, 1, 2, 3]);
-        let maps: Vec<ndarray::Array3<f32>> = samples
-            .iter()
-            .map(|s| {
-                let mut m = ndarray::Array3::zeros((10, 48, 48));
-                for motif in &s.motifs {
-                    m[[motif.class, motif.anchor[0], motif.anchor[1]]] = 1.0;
-                }
-                m
-            })
-            .collect();
+        let maps = anchor_maps(&samples, 48);
         let wrong: Vec<TokenId> = vec![0; 6];
         let panels: Vec<MotifPanel> = samples
             .iter()

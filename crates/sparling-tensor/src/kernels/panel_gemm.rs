@@ -335,26 +335,33 @@ mod tests {
         (5, 0, 4),
     ];
 
-    #[test]
-    fn gemm_nn_matches_matrixmultiply_bit_for_bit() {
+    /// The product `product(m, k, n, a, b, c, accumulate)` on every shape of [`SHAPES`], both
+    /// accumulation modes, against `gemm` and [`naive`] bit for bit; `b` is `k x n`, or `n x k`
+    /// when `transposed`. Inputs are drawn from seeds `seed..`, `seed + 100..`, `seed + 200..`.
+    fn check_bit_for_bit(
+        seed: u64,
+        transposed: bool,
+        mut product: impl FnMut(usize, usize, usize, &[f32], &[f32], &mut [f32], bool),
+    ) {
         for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
-            let a = arr2((m, k), 100 + s as u64);
-            let b = arr2((k, n), 200 + s as u64);
-            let c0 = arr2((m, n), 300 + s as u64);
+            let s = s as u64;
+            let a = arr2((m, k), seed + s);
+            let b = arr2(if transposed { (n, k) } else { (k, n) }, seed + 100 + s);
+            let right = if transposed { b.t() } else { b.view() };
+            let c0 = arr2((m, n), seed + 200 + s);
             for accumulate in [false, true] {
+                let start = || {
+                    if accumulate {
+                        c0.clone()
+                    } else {
+                        Array2::from_elem((m, n), f32::NAN)
+                    }
+                };
                 let beta = if accumulate { 1.0 } else { 0.0 };
-                let mut want = if accumulate {
-                    c0.clone()
-                } else {
-                    Array2::from_elem((m, n), f32::NAN)
-                };
-                gemm(1.0, a.view(), b.view(), beta, want.view_mut());
-                let mut got = if accumulate {
-                    c0.clone()
-                } else {
-                    Array2::from_elem((m, n), f32::NAN)
-                };
-                gemm_nn(
+                let mut want = start();
+                gemm(1.0, a.view(), right, beta, want.view_mut());
+                let mut got = start();
+                product(
                     m,
                     k,
                     n,
@@ -363,56 +370,25 @@ mod tests {
                     got.as_slice_mut().unwrap(),
                     accumulate,
                 );
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "({m} x {k}) x ({k} x {n}), +=: {accumulate}"
-                );
-                let reference = naive(&a, &b.t().to_owned(), accumulate.then_some(&c0));
-                assert_eq!(bits(&got), bits(&reference), "naive, {m} {k} {n}");
+                let shape = format!("({m} x {k}) x ({k} x {n}), transposed {transposed}");
+                assert_eq!(bits(&got), bits(&want), "{shape}, +=: {accumulate}");
+                let reference = naive(&a, &right.t().to_owned(), accumulate.then_some(&c0));
+                assert_eq!(bits(&got), bits(&reference), "naive, {shape}");
             }
         }
     }
 
     #[test]
+    fn gemm_nn_matches_matrixmultiply_bit_for_bit() {
+        check_bit_for_bit(100, false, gemm_nn);
+    }
+
+    #[test]
     fn gemm_nt_matches_matrixmultiply_bit_for_bit() {
         let mut scratch = Vec::new();
-        for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
-            let a = arr2((m, k), 400 + s as u64);
-            let b = arr2((n, k), 500 + s as u64);
-            let c0 = arr2((m, n), 600 + s as u64);
-            for accumulate in [false, true] {
-                let beta = if accumulate { 1.0 } else { 0.0 };
-                let mut want = if accumulate {
-                    c0.clone()
-                } else {
-                    Array2::from_elem((m, n), f32::NAN)
-                };
-                gemm(1.0, a.view(), b.t(), beta, want.view_mut());
-                let mut got = if accumulate {
-                    c0.clone()
-                } else {
-                    Array2::from_elem((m, n), f32::NAN)
-                };
-                gemm_nt(
-                    m,
-                    k,
-                    n,
-                    a.as_slice().unwrap(),
-                    b.as_slice().unwrap(),
-                    got.as_slice_mut().unwrap(),
-                    accumulate,
-                    &mut scratch,
-                );
-                assert_eq!(
-                    bits(&got),
-                    bits(&want),
-                    "({m} x {k}) x ({k} x {n})^T, +=: {accumulate}"
-                );
-                let reference = naive(&a, &b, accumulate.then_some(&c0));
-                assert_eq!(bits(&got), bits(&reference), "naive, {m} {k} {n}");
-            }
-        }
+        check_bit_for_bit(400, true, |m, k, n, a, b, c, accumulate| {
+            gemm_nt(m, k, n, a, b, c, accumulate, &mut scratch)
+        });
     }
 
     #[test]
