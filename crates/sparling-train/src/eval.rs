@@ -133,16 +133,24 @@ impl OperatingPoint {
             None => min_density(domain, channels, 1000),
         };
         let (initial, factor) = config.schedule.ladder();
-        let rung = if factor < 1.0 {
-            ((dmin / initial).ln() / factor.ln()).floor().max(0.0) as u32
-        } else {
-            0
-        };
+        let rung = operating_rung(dmin, initial, factor);
         OperatingPoint {
             min_density: dmin,
             rung,
             density: rung_density(config, rung),
         }
+    }
+}
+
+/// The smallest rung `k` of the ladder `initial * factor^k` whose density is at or above
+/// `min_density` (0 when the density never moves, `factor >= 1`).
+pub fn operating_rung(min_density: f64, initial: f64, factor: f64) -> u32 {
+    if factor < 1.0 {
+        ((min_density / initial).ln() / factor.ln())
+            .floor()
+            .max(0.0) as u32
+    } else {
+        0
     }
 }
 

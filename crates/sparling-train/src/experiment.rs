@@ -40,7 +40,7 @@ pub fn quick_domain() -> DigitCircleConfig {
 pub fn operating_density(profile: Profile) -> f64 {
     match profile {
         Profile::Quick => {
-            let rung = ((QUICK_DONE_AT / 0.5).ln() / 0.75f64.ln()).floor();
+            let rung = crate::eval::operating_rung(QUICK_DONE_AT, 0.5, 0.75);
             0.5 * 0.75f64.powi(rung as i32)
         }
         Profile::Default | Profile::Full => PAPER_OPERATING_DENSITY,
