@@ -78,3 +78,29 @@ fn list_conflicts_with_an_output_file() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
 }
+
+#[test]
+fn the_spoken_digit_preset_is_sparling_on_the_default_profile_only() {
+    let o = sparling(&["preset", "--domain", "spoken-digits"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(config, TrainConfig::spoken_digits());
+    for (args, want) in [
+        (
+            vec!["--experiment", "st"],
+            "one preset: --experiment sparling",
+        ),
+        (vec!["--profile", "quick"], "with the default profile"),
+    ] {
+        let mut all = vec!["preset", "--domain", "spoken-digits"];
+        all.extend(args);
+        let o = sparling(&all);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{err}");
+    }
+    let o = sparling(&["preset", "--domain", "audio"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("digit-circle or spoken-digits"), "{err}");
+}

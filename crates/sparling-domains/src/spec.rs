@@ -8,7 +8,7 @@ use crate::domain::Domain;
 use crate::error::Result;
 use crate::formula::{Formula, FormulaConfig};
 use crate::single_digit::{SingleDigit, SingleDigitConfig};
-use crate::spoken_digits::{SpokenDigits, SpokenDigitsConfig};
+use crate::spoken_digits::{SpeakerSplit, SpokenDigits, SpokenDigitsConfig};
 
 /// A domain and its configuration, e.g. `{"domain": "digit-circle", "post_noise": 0.1}` (missing
 /// fields take the paper's defaults).
@@ -82,6 +82,18 @@ impl DomainSpec {
         }
     }
 
+    /// The domain as a run's test stream sees it: SpokenDigits on its held-out speakers
+    /// (split `test`, never seen in training or validation); every other domain unchanged.
+    pub fn test_stream(&self) -> DomainSpec {
+        match self {
+            DomainSpec::SpokenDigits(c) => DomainSpec::SpokenDigits(SpokenDigitsConfig {
+                split: SpeakerSplit::Test,
+                ..c.clone()
+            }),
+            other => other.clone(),
+        }
+    }
+
     /// Builds the generator (validating the configuration).
     pub fn build(&self) -> Result<Box<dyn Domain>> {
         Ok(match self {
@@ -146,5 +158,20 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("/nonexistent.bin"), "{err}");
+    }
+
+    #[test]
+    fn the_test_stream_hears_only_the_held_out_speakers() {
+        let train = DomainSpec::from_name("spoken-digits").unwrap();
+        let test = train.test_stream();
+        let DomainSpec::SpokenDigits(c) = &test else {
+            panic!("{test:?}")
+        };
+        assert_eq!(c.split, SpeakerSplit::Test);
+        let (a, b) = (SpokenDigits::new(c.clone()).unwrap(), SpokenDigits::paper());
+        assert_eq!(a.speakers(), b.held_out());
+        assert!(b.speakers().iter().all(|s| !a.speakers().contains(s)));
+        let dc = DomainSpec::from_name("digit-circle").unwrap();
+        assert_eq!(dc.test_stream(), dc);
     }
 }

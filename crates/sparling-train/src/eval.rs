@@ -400,7 +400,7 @@ pub fn evaluate_run_with_progress(
     require_samples(opts.curve_samples, "the error-vs-density curve")?;
     let point = operating_point(dir)?;
     let config = &point.last.model.config;
-    let domain = config.build_domain()?;
+    let domain = config.build_test_domain()?;
     let domain = domain.as_ref();
     let dmin = point.min_density;
     let operating_rung = point.rung;
@@ -504,7 +504,7 @@ pub fn evaluate_checkpoint(
     progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
     require_samples(samples, "the test scores")?;
-    let domain = snap.config.build_domain()?;
+    let domain = snap.config.build_test_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
     let mut dump = dump_maps.map(MapDump::create).transpose()?;

@@ -77,6 +77,9 @@ const SCALE: usize = 3;
 /// The narrowest panel, in pixels: smaller inputs are drawn at a larger scale.
 const MIN_PANEL: usize = 300;
 const GAP: i32 = 24;
+/// The width a row of motif panels keeps within when its panels allow (wide panels go one
+/// per row).
+const ROW_WIDTH: i32 = 2400;
 const FONT: u32 = 2;
 const INK: Color = Color::rgb(30, 30, 30);
 const RIGHT: Color = Color::rgb(0, 120, 40);
@@ -128,7 +131,9 @@ pub fn motif_figure(
     };
     let (pw, ph) = (first.width() as i32, first.height() as i32);
     let th = sparling_plot::font::text_height(FONT) as i32;
-    let cols = panels.len().min(4) as i32;
+    // Four panels per row, fewer when panels are wide (a spectrogram of 642 frames): one row
+    // stays within `ROW_WIDTH` pixels where it can.
+    let cols = (panels.len().min(4) as i32).min((ROW_WIDTH / pw.max(1)).max(1));
     let rows = (panels.len() as i32 + cols - 1) / cols;
     let caption_h = 2 * (th + 6) + 6;
     let cell_h = ph + caption_h + GAP;
@@ -322,5 +327,42 @@ mod tests {
         let caption = "predicted: 0 0 0 0 0 0  (wrong)";
         let cell = Canvas::text_width(caption, FONT) as i32;
         assert!(c.width() as i32 >= GAP + 4 * (cell + GAP), "{}", c.width());
+    }
+
+    #[test]
+    fn wide_panels_of_spectrograms_go_one_per_row() {
+        let domain = sparling_domains::SpokenDigits::paper();
+        let samples = domain.batch(5, &[0, 1]);
+        let frames = domain.positions();
+        let maps: Vec<ndarray::Array3<f32>> = samples
+            .iter()
+            .map(|s| {
+                let mut m = ndarray::Array3::zeros((10, 1, frames));
+                for motif in &s.motifs {
+                    m[[motif.class, 0, motif.anchor[0]]] = 1.0;
+                }
+                m
+            })
+            .collect();
+        let panels: Vec<MotifPanel> = samples
+            .iter()
+            .zip(&maps)
+            .map(|(s, m)| MotifPanel {
+                sample: s,
+                map: m.view(),
+                predicted: &s.tokens,
+            })
+            .collect();
+        let identity: Vec<Option<usize>> = (0..10).map(Some).collect();
+        let c = motif_figure(&panels, &identity, &Vocab::digits(), "Motifs").unwrap();
+        let panel_w = (frames * SCALE) as u32;
+        assert!(c.width() < 2 * panel_w, "{} wide", c.width());
+        // Two rows of panels, each a spectrogram of 64 bands drawn 3 pixels per band.
+        assert!(c.height() > 2 * 64 * SCALE as u32, "{} high", c.height());
+        // The activation of the first motif is a band of its class colour over the panel.
+        let m = &samples[0].motifs[0];
+        let top = (sparling_plot::font::text_height(FONT) as i32 + 2 * GAP) as u32;
+        let x = GAP as u32 + (m.anchor[0] * SCALE + 1) as u32;
+        assert_eq!(c.pixel(x, top + 10), Some(rgb(channel_colour(m.class))));
     }
 }

@@ -1,5 +1,6 @@
 //! `sparling preset --profile P --experiment E [--lambda X] [--from CHECKPOINT] --out FILE`:
-//! writes a training configuration. `sparling preset --list`: prints the experiments of the
+//! writes a training configuration (DigitCircle). `sparling preset --domain spoken-digits`:
+//! Sparling on the paper's spoken-digit sequences. `sparling preset --list`: prints the experiments of the
 //! paper's table, one per line as `name<TAB>description` (the names are what
 //! `cargo xtask reproduce --full` runs).
 
@@ -11,6 +12,10 @@ use sparling_train::config::{Experiment, Profile, TrainConfig};
 /// Arguments of `sparling preset`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// digit-circle (every profile and experiment) or spoken-digits (Sparling, default
+    /// profile).
+    #[arg(long, default_value = "digit-circle")]
+    domain: String,
     /// quick, default or full.
     #[arg(long, default_value = "default")]
     profile: String,
@@ -42,7 +47,21 @@ pub fn run(args: Args) -> Result<()> {
     }
     let profile: Profile = args.profile.parse()?;
     let experiment = Experiment::from_name(&args.experiment, args.lambda, args.from)?;
-    let config = TrainConfig::experiment(profile, &experiment)?;
+    let config = match args.domain.as_str() {
+        "digit-circle" => TrainConfig::experiment(profile, &experiment)?,
+        "spoken-digits" => {
+            if experiment != Experiment::Sparling || profile != Profile::Default {
+                anyhow::bail!(
+                    "--domain spoken-digits has one preset: --experiment sparling with the \
+                     default profile (got {} with {})",
+                    experiment.name(),
+                    args.profile
+                );
+            }
+            TrainConfig::spoken_digits()
+        }
+        other => anyhow::bail!("--domain {other:?}: digit-circle or spoken-digits"),
+    };
     let text = serde_json::to_string_pretty(&config)? + "\n";
     match args.out {
         Some(path) => sparling_train::state::write_atomic(&path, text.as_bytes())

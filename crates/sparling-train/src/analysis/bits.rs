@@ -225,7 +225,7 @@ pub fn bits_per_activation(
         opts.samples.min(opts.calibration_samples),
         "the binning analysis",
     )?;
-    let domain = snap.config.build_domain()?;
+    let domain = snap.config.build_test_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
     let channels = model.config().motif_channels;

@@ -278,7 +278,7 @@ pub fn perturbation(
         opts.samples.min(opts.calibration_samples),
         "the perturbation analysis",
     )?;
-    let domain = snap.config.build_domain()?;
+    let domain = snap.config.build_test_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;
     let classes = domain.num_classes();

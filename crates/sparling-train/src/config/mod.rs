@@ -106,12 +106,20 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The domain's generator (its config validated; errors name `domain`).
+    /// The domain's generator (its config validated; errors name `domain`): what training and
+    /// validation draw from.
     pub fn build_domain(&self) -> Result<Box<dyn Domain>> {
-        let domain = self
-            .domain
-            .build()
-            .map_err(|e| invalid("domain", e.to_string()))?;
+        Self::checked(&self.domain)
+    }
+
+    /// The generator the test stream draws from (see [`DomainSpec::test_stream`]: the
+    /// held-out speakers of the spoken digits, the training domain otherwise).
+    pub fn build_test_domain(&self) -> Result<Box<dyn Domain>> {
+        Self::checked(&self.domain.test_stream())
+    }
+
+    fn checked(spec: &DomainSpec) -> Result<Box<dyn Domain>> {
+        let domain = spec.build().map_err(|e| invalid("domain", e.to_string()))?;
         let dims = domain.input_shape().len();
         if !(2..=3).contains(&dims) {
             return Err(invalid(

@@ -130,6 +130,37 @@ pub const PAPER_TEXT: &[(&str, &str)] = &[
     ("retrained", "E2EE about 0.16"),
 ];
 
+/// Which of the paper's setups a report's runs are on: the one its figures are compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PaperDomain {
+    /// The paper's DigitCircle: [`PAPER_SPARLING`] with its intervals, [`PAPER_TEXT`].
+    DigitCircle,
+    /// The paper's spoken-digit sequences: [`PAPER_SPOKEN_DIGITS`], means only.
+    SpokenDigits,
+    /// Another domain or configuration (the quick profile's smaller DigitCircle): reported for
+    /// itself, without the paper's figures.
+    Other,
+}
+
+/// Sparling on the paper's spoken-digit sequences: FPE, FNE, CE and E2EE in percent, means
+/// over [`PAPER_SEEDS`] seeds (the paper prints no interval for this domain).
+pub const PAPER_SPOKEN_DIGITS: [(&str, f64); 4] =
+    [("FPE", 0.00), ("FNE", 4.46), ("CE", 5.47), ("E2EE", 8.65)];
+
+/// Where our `value` (a fraction) stands against one of the paper's means without an interval
+/// (in percent): the signed difference in percentage points at the paper's precision, in words.
+pub fn against_mean(value: f64, paper_mean: f64) -> String {
+    let diff = ((100.0 * value - paper_mean) * 100.0).round() / 100.0;
+    if diff > 0.0 {
+        format!("{diff:.2} points above the paper's mean: worse")
+    } else if diff < 0.0 {
+        format!("{:.2} points below the paper's mean: better", -diff)
+    } else {
+        "equal to the paper's mean".to_string()
+    }
+}
+
 /// The caveat printed when `seeds` of our runs meet the paper's 9-seed intervals.
 pub fn seed_caveat(seeds: usize) -> Option<String> {
     (seeds < PAPER_SEEDS).then(|| {
@@ -193,6 +224,20 @@ mod tests {
         assert_eq!(verdict(0.0120, &e2ee), Verdict::Above);
         assert_eq!(Verdict::Below.text(), "below the paper's interval: better");
         assert_eq!(Verdict::Above.text(), "above the paper's interval: worse");
+    }
+
+    #[test]
+    fn differences_from_a_mean_are_signed_at_the_papers_precision() {
+        assert_eq!(
+            against_mean(0.0500, 4.46),
+            "0.54 points above the paper's mean: worse"
+        );
+        assert_eq!(
+            against_mean(0.0400, 4.46),
+            "0.46 points below the paper's mean: better"
+        );
+        assert_eq!(against_mean(0.04461, 4.46), "equal to the paper's mean");
+        assert_eq!(against_mean(0.0, 0.0), "equal to the paper's mean");
     }
 
     #[test]

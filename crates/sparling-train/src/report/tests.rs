@@ -284,3 +284,39 @@ fn a_config_written_before_domains_were_tagged_is_on_the_papers_domain() {
     assert!(md.contains("## Verdict against"), "{md}");
     assert!(!md.contains("n/a (another domain)"), "{md}");
 }
+
+#[test]
+fn a_spoken_digits_run_is_set_beside_the_papers_means_with_signed_differences() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.0, 0.0512, 0.0300, 0.0865],
+        None,
+    );
+    let spoken = crate::config::TrainConfig::spoken_digits();
+    std::fs::write(
+        root.path().join("runs/sparling-seed0/config.json"),
+        serde_json::to_string(&spoken).unwrap(),
+    )
+    .unwrap();
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.starts_with("# Sparling reproduction report: spoken-digit sequences"));
+    assert!(md.contains("espeak-ng voices"), "{md}");
+    assert!(
+        md.contains("FPE 0.00, FNE 4.46, CE 5.47, E2EE 8.65 (means, no interval printed)"),
+        "{md}"
+    );
+    assert!(!md.contains("## Verdict against"), "{md}");
+    assert!(md.contains("| FNE | 5.12 | 4.46 | 0.66 points above the paper's mean: worse |"));
+    assert!(md.contains("| CE | 3.00 | 5.47 | 2.47 points below the paper's mean: better |"));
+    assert!(md.contains("| E2EE | 8.65 | 8.65 | equal to the paper's mean |"));
+    // The differences are the spoken-digit experiment's, not DigitCircle's.
+    assert!(md.contains("| recordings | AudioMNIST"), "{md}");
+    assert!(!md.contains("32 rungs on the paper's DigitCircle"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["verdict"]["figures"][1]["paper_mean"], 4.46);
+}
