@@ -1,4 +1,5 @@
-//! `cargo xtask reproduce`: from nothing to the paper's DigitCircle table and a report.
+//! `cargo xtask reproduce`: from nothing to the paper's DigitCircle table and a report
+//! (`--domain spoken-digits`: Sparling on the paper's spoken-digit sequences).
 //!
 //! Every stage is one `sparling` process with one job spec in and one result directory out:
 //! `preset` writes a run's config, `train` trains (resuming from the run's checkpoint if there
@@ -20,6 +21,9 @@ use crate::util::{capture, cargo, cpu_count, cpu_model, project_root, run_checke
 /// Options of `cargo xtask reproduce`.
 #[derive(Args, Debug)]
 pub struct Reproduce {
+    /// The domain: digit-circle (every profile) or spoken-digits (Sparling, default profile).
+    #[arg(long, default_value = "digit-circle", value_parser = ["digit-circle", "spoken-digits"])]
+    domain: String,
     /// Tiny budgets: the whole pipeline in minutes (shows that everything runs).
     #[arg(long, conflicts_with = "full")]
     quick: bool,
@@ -150,8 +154,17 @@ impl Reproduce {
         let out = match (&self.merge, &self.out) {
             (Some(m), _) => m.clone(),
             (None, Some(o)) => o.clone(),
-            (None, None) => root.join("target/reproduce").join(profile),
+            (None, None) if self.domain == "digit-circle" => {
+                root.join("target/reproduce").join(profile)
+            }
+            (None, None) => root.join("target/reproduce").join(&self.domain),
         };
+        if self.domain != "digit-circle" && (self.quick || self.full) {
+            bail!(
+                "--domain {} has the default profile only (no --quick or --full)",
+                self.domain
+            );
+        }
         std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
         let jobs = self.jobs.max(1);
         let threads = self.threads.unwrap_or_else(|| (cpu_count() / jobs).max(1));
@@ -280,6 +293,8 @@ impl Reproduce {
             let status = sparling(root, threads)
                 .args([
                     "preset",
+                    "--domain",
+                    &self.domain,
                     "--profile",
                     profile,
                     "--experiment",

@@ -312,6 +312,9 @@ fn a_spoken_digits_run_is_set_beside_the_papers_means_with_signed_differences() 
     assert!(md.contains("| FNE | 5.12 | 4.46 | 0.66 points above the paper's mean: worse |"));
     assert!(md.contains("| CE | 3.00 | 5.47 | 2.47 points below the paper's mean: better |"));
     assert!(md.contains("| E2EE | 8.65 | 8.65 | equal to the paper's mean |"));
+    assert!(
+        md.contains("(many to one, the paper's rule when channels outnumber classes), CE is 3.00%")
+    );
     // The differences are the spoken-digit experiment's, not DigitCircle's.
     assert!(md.contains("| recordings | AudioMNIST"), "{md}");
     assert!(!md.contains("32 rungs on the paper's DigitCircle"), "{md}");
