@@ -90,7 +90,6 @@ pub fn check_caps(c: &TrainConfig) -> Result<()> {
     for (field, v) in [
         ("model.g_width", m.g_width),
         ("model.motif_channels", m.motif_channels),
-        ("model.collapse_channels", m.collapse_channels),
         ("model.d_model", m.d_model),
         ("model.heads", m.heads),
         ("model.ff", m.ff),
@@ -164,8 +163,9 @@ fn floats_per_sample(c: &TrainConfig) -> f64 {
     let g = sizes.input + pixels * m.g_width as f64 * (1.0 + 7.0 * m.g_blocks as f64);
     // S: the motif conv, its BatchNorm, the sparse output and its mask.
     let s = pixels * m.motif_channels as f64 * 4.0;
-    // The collapse: the pooled tokens and their arg-max positions.
-    let collapse = tokens * m.collapse_channels as f64 * 2.0;
+    // The collapse: the pooled tokens and their arg-max positions (and, on a 1-D signal, the
+    // 1x1 convolution's unpooled map, `pool` times as long).
+    let collapse = tokens * d * (2.0 + m.pool as f64);
     // h: per layer about ten d-wide tensors and two ff-wide ones per position, and the
     // attention weights (before and after the softmax) per head.
     let enc =
@@ -181,8 +181,7 @@ fn parameter_floats(c: &TrainConfig) -> f64 {
     let tokens = domain_sizes(c).tokens;
     let (gw, d, ff) = (m.g_width as f64, m.d_model as f64, m.ff as f64);
     let g = gw + m.g_blocks as f64 * 18.0 * gw * gw + gw * m.motif_channels as f64;
-    let collapse =
-        m.motif_channels as f64 * m.collapse_channels as f64 + m.collapse_channels as f64 * d;
+    let collapse = m.motif_channels as f64 * d + d;
     let h = m.encoder_layers as f64 * (4.0 * d * d + 2.0 * d * ff)
         + m.decoder_layers as f64 * (8.0 * d * d + 2.0 * d * ff)
         + tokens * d;

@@ -282,7 +282,6 @@ fn the_spoken_digit_preset_trains_and_is_scored_on_the_held_out_speakers() {
     let mut c = TrainConfig::spoken_digits();
     c.model.g_width = 4;
     c.model.g_blocks = 1;
-    c.model.collapse_channels = 8;
     c.model.d_model = 8;
     c.model.heads = 2;
     c.model.ff = 16;

@@ -322,6 +322,21 @@ mod tests {
     }
 
     #[test]
+    fn the_unused_collapse_width_of_older_files_is_dropped() {
+        let c = TrainConfig::preset(Profile::Default);
+        let mut value = serde_json::to_value(&c).unwrap();
+        assert!(value["model"].get("collapse_channels").is_none());
+        value["model"]["collapse_channels"] = 128.into();
+        assert_eq!(TrainConfig::from_json(&value.to_string()).unwrap(), c);
+        // Other unknown fields are still refused, by name.
+        value["model"]["collapse_width"] = 128.into();
+        let e = TrainConfig::from_json(&value.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("collapse_width"), "{e}");
+    }
+
+    #[test]
     fn a_bare_digit_circle_domain_still_loads() {
         let c = TrainConfig::preset(Profile::Default);
         let mut value = serde_json::to_value(&c).unwrap();

@@ -15,7 +15,6 @@ pub fn shrink(c: &mut TrainConfig, digits_max: usize) {
     d.digits_max = digits_max;
     c.model.g_width = 4;
     c.model.g_blocks = 1;
-    c.model.collapse_channels = 16;
     c.model.d_model = 16;
     c.model.heads = 2;
     c.model.ff = 32;
