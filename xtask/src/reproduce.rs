@@ -1,5 +1,5 @@
 //! `cargo xtask reproduce`: from nothing to the paper's DigitCircle table and a report
-//! (`--domain spoken-digits`: Sparling on the paper's spoken-digit sequences).
+//! (`--domain spoken-digits` or `--domain formula`: Sparling on the paper's other domains).
 //!
 //! Every stage is one `sparling` process with one job spec in and one result directory out:
 //! `preset` writes a run's config, `train` trains (resuming from the run's checkpoint if there
@@ -21,8 +21,9 @@ use crate::util::{capture, cargo, cpu_count, cpu_model, project_root, run_checke
 /// Options of `cargo xtask reproduce`.
 #[derive(Args, Debug)]
 pub struct Reproduce {
-    /// The domain: digit-circle (every profile) or spoken-digits (Sparling, default profile).
-    #[arg(long, default_value = "digit-circle", value_parser = ["digit-circle", "spoken-digits"])]
+    /// The domain: digit-circle (every profile), spoken-digits or formula (Sparling, default
+    /// profile).
+    #[arg(long, default_value = "digit-circle", value_parser = ["digit-circle", "spoken-digits", "formula"])]
     domain: String,
     /// Tiny budgets: the whole pipeline in minutes (shows that everything runs).
     #[arg(long, conflicts_with = "full")]

@@ -102,5 +102,12 @@ fn the_spoken_digit_preset_is_sparling_on_the_default_profile_only() {
     let o = sparling(&["preset", "--domain", "audio"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("digit-circle or spoken-digits"), "{err}");
+    assert!(
+        err.contains("digit-circle, spoken-digits or formula"),
+        "{err}"
+    );
+    let o = sparling(&["preset", "--domain", "formula"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(config, TrainConfig::formula().unwrap());
 }

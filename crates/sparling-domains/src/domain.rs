@@ -54,6 +54,19 @@ pub trait Domain: Send + Sync {
         self.vocab().num_classes()
     }
 
+    /// The names of the motif classes, by class id: by default the vocabulary's symbols (the
+    /// digit domains, whose classes are their output tokens); the formula domain names its 20
+    /// symbol kinds, which are not its 26 tokens.
+    fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes())
+            .map(|k| {
+                self.vocab()
+                    .symbol(k)
+                    .map_or_else(|_| k.to_string(), str::to_string)
+            })
+            .collect()
+    }
+
     /// The per-sample input shape a model sees: `[1, H, W]` for images, `[C, L]` for signals.
     fn input_shape(&self) -> Vec<usize>;
 

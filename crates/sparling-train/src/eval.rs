@@ -224,7 +224,7 @@ pub fn evaluate_range_dumping(
     progress.stage(&label, samples as u64);
     let seed = DataSeeds::for_run(snap.seed).test;
     let channels = model.config().motif_channels;
-    let mut confusion = Confusion::new(channels, domain.num_classes());
+    let mut confusion = Confusion::with_class_names(channels, domain.class_names());
     let mut e2e = E2eAccumulator::new();
     let mut nonzero = 0u64;
     let mut total = 0u64;
@@ -574,7 +574,13 @@ fn write_pictures(
         snap.density,
         n.saturating_sub(1)
     );
-    let motifs = motif_figure(&panels, &result.assignment, domain.vocab(), &title)?;
+    let motifs = motif_figure(
+        &panels,
+        &result.assignment,
+        domain.vocab(),
+        &domain.class_names(),
+        &title,
+    )?;
     write_png(&out.join("motifs.png"), &motifs)?;
     write_confusion_png(&out.join("confusion.png"), &result.confusion, snap.density)
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use sparling_domains::{DigitCircleConfig, DomainSpec, SpokenDigitsConfig};
+use sparling_domains::{DigitCircleConfig, Domain, DomainSpec, FormulaConfig, SpokenDigitsConfig};
 
 use crate::bottleneck::{BottleneckConfig, ThresholdKind};
 use crate::config::{ModelConfig, TrainConfig};
@@ -52,6 +52,9 @@ pub fn operating_density(profile: Profile) -> f64 {
 pub const SPOKEN_DIGITS_DONE_AT: f64 = 7.5 / (642.0 * 10.0);
 /// The spoken-digit preset's sample cap (see [`TrainConfig::spoken_digits`]).
 pub const SPOKEN_DIGITS_MAX_SAMPLES: u64 = 200_000;
+
+/// The formula preset's sample cap (see [`TrainConfig::formula`]).
+pub const FORMULA_MAX_SAMPLES: u64 = 300_000;
 
 /// The quick profile's stopping density: its domain's minimum density, 2.5 expected digits
 /// over 48 x 48 positions x 10 channels.
@@ -396,6 +399,56 @@ impl TrainConfig {
         }
     }
 
+    /// Sparling on the paper's rendered formulas at half its resolution (60 x 180 images,
+    /// half-scale glyphs; [`FormulaConfig::half`]): 32 motif channels, g of width 16 with 8
+    /// residual units (a 33 x 33 receptive field, the paper's 65 x 65 at half the scale),
+    /// non-affine BatchNorm and accumulated thresholds, batches of 16, annealed from 0.5 by
+    /// 0.75 to the domain's minimum density (its mean number of rendered symbols over 32
+    /// channels x 60 x 180 positions). The paper's size is one config change away
+    /// (`FormulaConfig::default()`), at four times the cost per sample.
+    pub fn formula() -> Result<TrainConfig> {
+        let domain = FormulaConfig::half();
+        let built = sparling_domains::Formula::new(domain.clone())
+            .map_err(|e| invalid("domain", e.to_string()))?;
+        let channels = 32;
+        let motifs = built
+            .expected_motifs()
+            .expect("formulas know their expected number of symbols");
+        // Rounded to 1e-9 (five significant digits here), so that the value written to
+        // config.json reads back bit for bit.
+        let done_at_density = (motifs / (channels * built.positions()) as f64 * 1e9).round() / 1e9;
+        let base = TrainConfig::preset(Profile::Default);
+        let cfg = TrainConfig {
+            domain: DomainSpec::Formula(domain),
+            model: ModelConfig {
+                g_width: 16,
+                g_blocks: 8,
+                motif_channels: channels,
+                ..base.model
+            },
+            bottleneck: BottleneckConfig::Sparse {
+                thresholds: ThresholdKind::Accumulated,
+                batch_norm: true,
+                affine: false,
+                momentum: 0.1,
+            },
+            schedule: ScheduleConfig::Annealing {
+                initial_density: 0.5,
+                factor: 0.75,
+                bar_decay_per_sample: 1e-5,
+                done_at_density,
+                late_phase: None,
+            },
+            batch_size: 16,
+            max_samples: FORMULA_MAX_SAMPLES,
+            validation_samples: 500,
+            log_every_steps: 100,
+            ..base
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// The configuration of `experiment` under `profile`.
     pub fn experiment(profile: Profile, experiment: &Experiment) -> Result<TrainConfig> {
         let mut cfg = TrainConfig::preset(profile);
@@ -521,6 +574,35 @@ mod tests {
         assert_eq!(test.split, sparling_domains::SpeakerSplit::Test);
         let (train, test) = (domain, cfg.build_test_domain().unwrap());
         assert_ne!(train.sample(1, 0).input, test.sample(1, 0).input);
+    }
+
+    #[test]
+    fn the_formula_preset_anneals_to_the_half_size_domains_minimum_density() {
+        let cfg = TrainConfig::formula().unwrap();
+        let domain = cfg.build_domain().unwrap();
+        assert_eq!(domain.input_shape(), vec![1, 60, 180]);
+        let point = crate::eval::OperatingPoint::of(&cfg, domain.as_ref());
+        let ScheduleConfig::Annealing {
+            done_at_density, ..
+        } = cfg.schedule
+        else {
+            panic!("{:?}", cfg.schedule)
+        };
+        assert!((point.min_density / done_at_density - 1.0).abs() < 1e-4);
+        // About 9.6 symbols over 32 channels x 60 x 180 positions: rung 34 (2.81e-5).
+        let expected = domain.expected_motifs().unwrap();
+        assert!((expected - 9.64).abs() < 0.4, "{expected}");
+        assert_eq!(point.rung, 34);
+        assert_eq!((cfg.model.motif_channels, cfg.model.g_blocks), (32, 8));
+        assert_eq!(
+            cfg.bottleneck,
+            BottleneckConfig::Sparse {
+                thresholds: ThresholdKind::Accumulated,
+                batch_norm: true,
+                affine: false,
+                momentum: 0.1,
+            }
+        );
     }
 
     #[test]

@@ -102,11 +102,14 @@ fn sequence(vocab: &Vocab, ids: &[TokenId]) -> String {
 }
 
 /// The motif maps over `panels` (four per row), titled `title`, markers coloured by
-/// `assignment[channel]` (the class each channel is assigned to; see the module docs).
+/// `assignment[channel]` (the class each channel is assigned to; see the module docs); the
+/// legend names class `k` `class_names[k]` ([`sparling_domains::Domain::class_names`]) and the
+/// captions spell sequences in `vocab`.
 pub fn motif_figure(
     panels: &[MotifPanel<'_>],
     assignment: &[Option<usize>],
     vocab: &Vocab,
+    class_names: &[String],
     title: &str,
 ) -> Result<Canvas> {
     // Small inputs are drawn larger, so that a panel is wide enough to read its markers.
@@ -168,13 +171,14 @@ pub fn motif_figure(
     let width = (GAP + cols * (cell_w + GAP)).max(notes_w + 2 * GAP);
 
     // The legend: one swatch per class with its channel, then the unassigned colour.
-    let classes = vocab.num_classes();
-    let mut items: Vec<(Color, String)> = (0..classes)
-        .map(|k| {
+    let mut items: Vec<(Color, String)> = class_names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
             let channel = assignment.iter().position(|&a| a == Some(k));
             let label = match channel {
-                Some(c) => format!("class {}: channel {c}", vocab.symbol(k).unwrap_or("?")),
-                None => format!("class {}: no channel", vocab.symbol(k).unwrap_or("?")),
+                Some(c) => format!("class {name}: channel {c}"),
+                None => format!("class {name}: no channel"),
             };
             (rgb(channel_colour(k)), label)
         })
@@ -255,6 +259,10 @@ mod tests {
 
     /// A perfect motif map of each sample (`side x side`): a 1 at each motif's anchor in its
     /// class's channel.
+    fn digit_names() -> Vec<String> {
+        (0..10).map(|k| k.to_string()).collect()
+    }
+
     fn anchor_maps(samples: &[Sample], side: usize) -> Vec<ndarray::Array3<f32>> {
         samples
             .iter()
@@ -283,7 +291,14 @@ mod tests {
             })
             .collect();
         let identity: Vec<Option<usize>> = (0..10).map(Some).collect();
-        let c = motif_figure(&panels, &identity, &Vocab::digits(), "Motifs").unwrap();
+        let c = motif_figure(
+            &panels,
+            &identity,
+            &Vocab::digits(),
+            &digit_names(),
+            "Motifs",
+        )
+        .unwrap();
         assert!(c.width() >= 2 * 300 && c.height() >= 300 + 100);
         // A marker at a motif's anchor has its class colour.
         let m = &samples[0].motifs[0];
@@ -293,7 +308,7 @@ mod tests {
                 + (m.anchor[0] * SCALE + 1) as u32,
         );
         assert_eq!(c.pixel(x, y), Some(rgb(channel_colour(m.class))));
-        assert!(motif_figure(&[], &identity, &Vocab::digits(), "none").is_err());
+        assert!(motif_figure(&[], &identity, &Vocab::digits(), &digit_names(), "none").is_err());
     }
 
     #[test]
@@ -312,7 +327,14 @@ mod tests {
             })
             .collect();
         let identity: Vec<Option<usize>> = (0..10).map(Some).collect();
-        let c = motif_figure(&panels, &identity, &Vocab::digits(), "Motifs").unwrap();
+        let c = motif_figure(
+            &panels,
+            &identity,
+            &Vocab::digits(),
+            &digit_names(),
+            "Motifs",
+        )
+        .unwrap();
         // 48 positions at 7 pixels each (the smallest scale reaching 300 pixels).
         let scale = MIN_PANEL.div_ceil(48);
         assert_eq!(scale, 7);
@@ -354,7 +376,14 @@ mod tests {
             })
             .collect();
         let identity: Vec<Option<usize>> = (0..10).map(Some).collect();
-        let c = motif_figure(&panels, &identity, &Vocab::digits(), "Motifs").unwrap();
+        let c = motif_figure(
+            &panels,
+            &identity,
+            &Vocab::digits(),
+            &digit_names(),
+            "Motifs",
+        )
+        .unwrap();
         let panel_w = (frames * SCALE) as u32;
         assert!(c.width() < 2 * panel_w, "{} wide", c.width());
         // Two rows of panels, each a spectrogram of 64 bands drawn 3 pixels per band.

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sparling_domains::{DigitCircleConfig, DomainSpec, SpokenDigitsConfig};
+use sparling_domains::{DigitCircleConfig, DomainSpec, FormulaConfig, SpokenDigitsConfig};
 use sparling_metrics::bootstrap::{BootstrapConfig, Interval, bootstrap_mean_ci};
 
 use crate::config::TrainConfig;
@@ -24,8 +24,8 @@ pub mod figures;
 pub mod paper;
 
 pub use paper::{
-    PAPER_SEEDS, PAPER_SPARLING, PAPER_SPOKEN_DIGITS, PAPER_TEXT, PaperDomain, PaperFigure,
-    Verdict, verdict,
+    PAPER_FORMULA, PAPER_SEEDS, PAPER_SPARLING, PAPER_SPOKEN_DIGITS, PAPER_TEXT, PaperDomain,
+    PaperFigure, PaperMeans, Verdict, verdict,
 };
 
 /// One run found under `<root>/runs`.
@@ -142,6 +142,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
     let title = match domain {
         PaperDomain::DigitCircle => "DigitCircle".to_string(),
         PaperDomain::SpokenDigits => "spoken-digit sequences".to_string(),
+        PaperDomain::Formula => "rendered formulas".to_string(),
         PaperDomain::Other => {
             let mut names: Vec<&str> = runs.iter().map(|r| run_domain(r).name()).collect();
             names.dedup();
@@ -173,14 +174,32 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
                 "> The paper's spoken digits are AudioMNIST recordings of 60 people; ours are said by 60 synthetic espeak-ng voices (no download is possible here), 9 of them held out for testing as in the paper. The test samples below are all spoken by the held-out voices. The paper prints means over {PAPER_SEEDS} seeds without intervals for this domain, so ours are set beside those means as signed differences, not verdicts.\n"
             );
         }
+        PaperDomain::Formula => {
+            let half = runs.iter().any(|r| {
+                matches!(run_domain(r), DomainSpec::Formula(f) if f != FormulaConfig::default())
+            });
+            let _ = writeln!(
+                md,
+                "> The paper's formulas are typeset by pdflatex in Computer Modern at 120 x 360; ours are laid out by this project's own engine with Latin Modern glyphs{}. The paper prints means over {PAPER_SEEDS} seeds without intervals for this domain, so ours are set beside those means as signed differences, not verdicts. CE maps each channel to the class it meets most often (many to one), the paper's rule for this domain's 32 channels and 20 classes.\n",
+                if half {
+                    ", at half the paper's resolution (60 x 180, half-scale glyphs) so that a run fits in hours on 2 cores"
+                } else {
+                    ""
+                }
+            );
+        }
         PaperDomain::DigitCircle => {}
     }
     let headline_json = headline_table(&mut md, &runs, domain)?;
     let sparling: Vec<&RunSummary> = runs.iter().filter(|r| r.experiment == "sparling").collect();
-    let verdict_json = match domain {
-        PaperDomain::DigitCircle => verdict_section(&mut md, &sparling),
-        PaperDomain::SpokenDigits => means_section(&mut md, &sparling),
-        PaperDomain::Other => serde_json::Value::Null,
+    let verdict_json = match (domain, domain.means()) {
+        (PaperDomain::DigitCircle, _) => verdict_section(&mut md, &sparling),
+        (_, Some(means)) => {
+            let json = means_section(&mut md, &sparling, means);
+            missed_by_class_section(&mut md, &sparling)?;
+            json
+        }
+        (_, None) => serde_json::Value::Null,
     };
     let configs: Vec<(String, &serde_json::Value)> = sparling
         .iter()
@@ -245,6 +264,11 @@ fn report_domain(runs: &[RunSummary]) -> PaperDomain {
         PaperDomain::DigitCircle
     } else if all(DomainSpec::SpokenDigits(SpokenDigitsConfig::default())) {
         PaperDomain::SpokenDigits
+    } else if runs
+        .iter()
+        .all(|r| matches!(run_domain(r), DomainSpec::Formula(_)))
+    {
+        PaperDomain::Formula
     } else {
         PaperDomain::Other
     }
@@ -323,14 +347,17 @@ fn headline_table(
                 .find(|(e, _)| e == exp)
                 .map(|(_, t)| t.to_string())
                 .unwrap_or_default(),
-            PaperDomain::SpokenDigits if *exp == "sparling" => {
-                let parts: Vec<String> = PAPER_SPOKEN_DIGITS
-                    .iter()
-                    .map(|(name, mean)| format!("{name} {mean:.2}"))
-                    .collect();
-                format!("{} (means, no interval printed)", parts.join(", "))
-            }
-            PaperDomain::SpokenDigits => String::new(),
+            PaperDomain::SpokenDigits | PaperDomain::Formula => match domain.means() {
+                Some(means) if *exp == "sparling" => {
+                    let parts: Vec<String> = means
+                        .figures
+                        .iter()
+                        .map(|(name, mean)| format!("{name} {mean:.2}"))
+                        .collect();
+                    format!("{} (means, no interval printed)", parts.join(", "))
+                }
+                _ => String::new(),
+            },
             PaperDomain::Other => "n/a (another domain)".to_string(),
         };
         let _ = writeln!(
@@ -468,9 +495,14 @@ fn verdict_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Val
     })
 }
 
-/// Sparling's mean over seeds beside the paper's means on the spoken digits (the paper prints
-/// no interval there): the signed difference of each figure; returns its JSON.
-fn means_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value {
+/// Sparling's mean over seeds beside the paper's `means` (a domain the paper prints no
+/// interval for): the signed difference of each figure, CE by the paper's rule for the domain
+/// and the other rule beside it; returns its JSON.
+fn means_section(
+    md: &mut String,
+    sparling: &[&RunSummary],
+    means: &PaperMeans,
+) -> serde_json::Value {
     let _ = writeln!(md, "\n## Against the paper's means (Sparling)\n");
     let evals: Vec<(u64, &RunEvaluation)> = sparling
         .iter()
@@ -481,14 +513,20 @@ fn means_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value
         return serde_json::Value::Null;
     }
     let n = evals.len();
-    let mut means = [0.0f64; 4];
+    // [FPE, FNE, CE by the paper's rule, E2EE, CE by the other rule], mean over seeds.
+    let mut ours = [0.0f64; 5];
     for (_, e) in &evals {
         let h = &e.headline;
-        for (m, v) in means.iter_mut().zip([h.fpe, h.fne, h.ce, h.e2ee]) {
+        let (ce, other) = if means.ce_many_to_one {
+            (h.ce_many_to_one, h.ce)
+        } else {
+            (h.ce, h.ce_many_to_one)
+        };
+        for (m, v) in ours.iter_mut().zip([h.fpe, h.fne, ce, h.e2ee, other]) {
             *m += v / n as f64;
         }
     }
-    let ours = if n == 1 {
+    let who = if n == 1 {
         format!("ours (seed {})", evals[0].0)
     } else {
         format!("ours (mean of {n} seeds)")
@@ -501,9 +539,9 @@ fn means_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value
     );
     let _ = writeln!(
         md,
-        "| figure (%) | {ours} | the paper (mean of {PAPER_SEEDS} seeds) | difference |\n|---|---|---|---|"
+        "| figure (%) | {who} | the paper (mean of {PAPER_SEEDS} seeds) | difference |\n|---|---|---|---|"
     );
-    for ((name, paper), m) in PAPER_SPOKEN_DIGITS.iter().zip(means) {
+    for ((name, paper), m) in means.figures.iter().zip(ours) {
         let _ = writeln!(
             md,
             "| {name} | {} | {paper:.2} | {} |",
@@ -511,15 +549,21 @@ fn means_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value
             paper::against_mean(m, *paper)
         );
     }
-    let many_to_one = evals
-        .iter()
-        .map(|(_, e)| e.headline.ce_many_to_one)
-        .sum::<f64>()
-        / n as f64;
+    let (rule, other_rule) = if means.ce_many_to_one {
+        (
+            "maps each channel to the class it meets most often (many to one, the paper's rule here)",
+            "by the best one-to-one assignment",
+        )
+    } else {
+        (
+            "assigns channels to classes one to one (the Hungarian assignment)",
+            "with each channel mapped to the class it meets most often instead (many to one, the paper's rule when channels outnumber classes)",
+        )
+    };
     let _ = writeln!(
         md,
-        "\nCE above assigns channels to digits one to one (the Hungarian assignment); with each channel mapped to the digit it meets most often instead (many to one, the paper's rule when channels outnumber classes), CE is {}%.",
-        pct(many_to_one)
+        "\nCE above {rule}; {other_rule}, CE is {}%.",
+        pct(ours[4])
     );
     let unreached: Vec<String> = evals
         .iter()
@@ -536,11 +580,60 @@ fn means_section(md: &mut String, sparling: &[&RunSummary]) -> serde_json::Value
     serde_json::json!({
         "seeds": n,
         "paper_seeds": PAPER_SEEDS,
-        "ce_many_to_one": many_to_one,
-        "figures": PAPER_SPOKEN_DIGITS.iter().zip(means).map(|((name, paper), m)| {
+        "ce_many_to_one": means.ce_many_to_one,
+        "ce_other_rule": ours[4],
+        "figures": means.figures.iter().zip(ours).map(|((name, paper), m)| {
             serde_json::json!({"name": name, "ours": m, "paper_mean": paper})
         }).collect::<Vec<_>>(),
     })
+}
+
+/// Per class, how many of the Sparling runs' true motifs no channel found (FNE by class, summed
+/// over seeds): on the formulas this is where the paper's high FNE comes from (fraction bars
+/// and brackets, which h does not need localised).
+fn missed_by_class_section(md: &mut String, sparling: &[&RunSummary]) -> Result<()> {
+    let Some(first) = sparling.iter().find(|r| r.eval.is_some()) else {
+        return Ok(());
+    };
+    let domain = run_domain(first)
+        .build()
+        .map_err(|e| Error::Run(e.to_string()))?;
+    let names = domain.class_names();
+    let classes = names.len();
+    let mut found = vec![0u64; classes];
+    let mut missed = vec![0u64; classes];
+    for r in sparling {
+        let Some(e) = &r.eval else { continue };
+        let c = &e.headline.confusion;
+        if c.classes() != classes {
+            return Err(Error::Run(format!(
+                "{}: {} classes in eval.json, the domain has {classes}",
+                r.dir.display(),
+                c.classes()
+            )));
+        }
+        for k in 0..classes {
+            missed[k] += c.count(None, Some(k));
+            found[k] += (0..c.channels())
+                .map(|ch| c.count(Some(ch), Some(k)))
+                .sum::<u64>();
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\n### Missed motifs by class (Sparling, operating density)\n\n| class | true motifs | missed (%) |\n|---|---|---|"
+    );
+    for k in 0..classes {
+        let total = found[k] + missed[k];
+        let symbol = &names[k];
+        let share = if total > 0 {
+            pct(missed[k] as f64 / total as f64)
+        } else {
+            "n/a".into()
+        };
+        let _ = writeln!(md, "| `{symbol}` | {total} | {share} |");
+    }
+    Ok(())
 }
 
 /// "a, b" of the distinct values of a run's sessions, or "not recorded".

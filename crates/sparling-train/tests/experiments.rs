@@ -279,21 +279,7 @@ fn single_digit_and_a_1d_domain_train_and_evaluate_through_the_same_path() {
 #[test]
 fn the_spoken_digit_preset_trains_and_is_scored_on_the_held_out_speakers() {
     // The preset's bottleneck (accumulated thresholds, non-affine BatchNorm) and 1-D g, shrunk.
-    let mut c = TrainConfig::spoken_digits();
-    c.model.g_width = 4;
-    c.model.g_blocks = 1;
-    c.model.d_model = 8;
-    c.model.heads = 2;
-    c.model.ff = 16;
-    c.model.encoder_layers = 1;
-    c.model.decoder_layers = 1;
-    c.batch_size = 4;
-    c.validation_every = 16;
-    c.validation_samples = 4;
-    c.test_samples = 4;
-    c.max_samples = 32;
-    c.optimizer.lr = 2e-3;
-    c.optimizer.warmup_steps = 2;
+    let c = shrunk(TrainConfig::spoken_digits());
     let dir = tempfile::tempdir().unwrap();
     let (s, eval) = train_and_eval(c.clone(), dir.path());
     let model = SparlingModel::from_snapshot(&s.model).unwrap();
@@ -310,5 +296,37 @@ fn the_spoken_digit_preset_trains_and_is_scored_on_the_held_out_speakers() {
     assert_eq!(eval.headline.samples, 16);
     assert_eq!(eval.headline.confusion, on_test.confusion);
     assert_ne!(on_test.confusion, on_train.confusion);
+    assert!(dir.path().join("eval/motifs.png").exists());
+}
+
+/// A domain preset's model and budget shrunk to a run of seconds (its domain and bottleneck
+/// kept).
+fn shrunk(mut c: TrainConfig) -> TrainConfig {
+    c.model.g_width = 4;
+    c.model.g_blocks = 1;
+    c.model.d_model = 8;
+    c.model.heads = 2;
+    c.model.ff = 16;
+    c.model.encoder_layers = 1;
+    c.model.decoder_layers = 1;
+    c.batch_size = 4;
+    c.validation_every = 16;
+    c.validation_samples = 4;
+    c.test_samples = 4;
+    c.max_samples = 32;
+    c.optimizer.lr = 2e-3;
+    c.optimizer.warmup_steps = 2;
+    c
+}
+
+#[test]
+fn the_formula_preset_trains_and_names_its_classes_by_symbol() {
+    let c = shrunk(TrainConfig::formula().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (s, eval) = train_and_eval(c, dir.path());
+    assert_eq!(s.model.samples, 32);
+    assert_eq!(eval.headline.confusion.channels(), 32);
+    assert_eq!(eval.headline.confusion.classes(), 20);
+    assert_eq!(eval.headline.confusion.class_label(19), "bar");
     assert!(dir.path().join("eval/motifs.png").exists());
 }

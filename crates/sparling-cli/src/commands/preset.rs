@@ -1,6 +1,6 @@
 //! `sparling preset --profile P --experiment E [--lambda X] [--from CHECKPOINT] --out FILE`:
-//! writes a training configuration (DigitCircle). `sparling preset --domain spoken-digits`:
-//! Sparling on the paper's spoken-digit sequences. `sparling preset --list`: prints the experiments of the
+//! writes a training configuration (DigitCircle). `sparling preset --domain spoken-digits` or
+//! `--domain formula`: Sparling on the paper's spoken-digit sequences or rendered formulas. `sparling preset --list`: prints the experiments of the
 //! paper's table, one per line as `name<TAB>description` (the names are what
 //! `cargo xtask reproduce --full` runs).
 
@@ -12,8 +12,8 @@ use sparling_train::config::{Experiment, Profile, TrainConfig};
 /// Arguments of `sparling preset`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// digit-circle (every profile and experiment) or spoken-digits (Sparling, default
-    /// profile).
+    /// digit-circle (every profile and experiment), spoken-digits or formula (Sparling,
+    /// default profile).
     #[arg(long, default_value = "digit-circle")]
     domain: String,
     /// quick, default or full.
@@ -49,18 +49,22 @@ pub fn run(args: Args) -> Result<()> {
     let experiment = Experiment::from_name(&args.experiment, args.lambda, args.from)?;
     let config = match args.domain.as_str() {
         "digit-circle" => TrainConfig::experiment(profile, &experiment)?,
-        "spoken-digits" => {
+        domain @ ("spoken-digits" | "formula") => {
             if experiment != Experiment::Sparling || profile != Profile::Default {
                 anyhow::bail!(
-                    "--domain spoken-digits has one preset: --experiment sparling with the \
-                     default profile (got {} with {})",
+                    "--domain {domain} has one preset: --experiment sparling with the default \
+                     profile (got {} with {})",
                     experiment.name(),
                     args.profile
                 );
             }
-            TrainConfig::spoken_digits()
+            if domain == "formula" {
+                TrainConfig::formula()?
+            } else {
+                TrainConfig::spoken_digits()
+            }
         }
-        other => anyhow::bail!("--domain {other:?}: digit-circle or spoken-digits"),
+        other => anyhow::bail!("--domain {other:?}: digit-circle, spoken-digits or formula"),
     };
     let text = serde_json::to_string_pretty(&config)? + "\n";
     match args.out {

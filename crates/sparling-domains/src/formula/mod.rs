@@ -317,6 +317,10 @@ impl Domain for Formula {
         MOTIF_CLASSES.len()
     }
 
+    fn class_names(&self) -> Vec<String> {
+        MOTIF_CLASSES.iter().map(|s| s.to_string()).collect()
+    }
+
     fn input_shape(&self) -> Vec<usize> {
         vec![1, self.config.height, self.config.width]
     }

@@ -257,6 +257,16 @@ fn formula_expected_motifs_and_min_density() {
 }
 
 #[test]
+fn formula_classes_are_named_by_symbol_not_by_token() {
+    let names = Formula::paper().class_names();
+    assert_eq!(names.len(), 20);
+    assert_eq!((names[0].as_str(), names[19].as_str()), ("0", "bar"));
+    // The digit domains' classes are their tokens.
+    let digits = crate::DigitCircle::paper().class_names();
+    assert_eq!(digits, (0..10).map(|k| k.to_string()).collect::<Vec<_>>());
+}
+
+#[test]
 fn formula_config_errors_name_the_field() {
     let e = |c: FormulaConfig| Formula::new(c).unwrap_err().to_string();
     let d = FormulaConfig::default;

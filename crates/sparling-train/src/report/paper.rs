@@ -138,15 +138,46 @@ pub enum PaperDomain {
     DigitCircle,
     /// The paper's spoken-digit sequences: [`PAPER_SPOKEN_DIGITS`], means only.
     SpokenDigits,
+    /// The paper's rendered formulas (at any resolution): [`PAPER_FORMULA`], means only.
+    Formula,
     /// Another domain or configuration (the quick profile's smaller DigitCircle): reported for
     /// itself, without the paper's figures.
     Other,
 }
 
-/// Sparling on the paper's spoken-digit sequences: FPE, FNE, CE and E2EE in percent, means
-/// over [`PAPER_SEEDS`] seeds (the paper prints no interval for this domain).
-pub const PAPER_SPOKEN_DIGITS: [(&str, f64); 4] =
-    [("FPE", 0.00), ("FNE", 4.46), ("CE", 5.47), ("E2EE", 8.65)];
+impl PaperDomain {
+    /// The paper's means for the domains it prints no intervals for.
+    pub fn means(self) -> Option<&'static PaperMeans> {
+        match self {
+            PaperDomain::SpokenDigits => Some(&PAPER_SPOKEN_DIGITS),
+            PaperDomain::Formula => Some(&PAPER_FORMULA),
+            PaperDomain::DigitCircle | PaperDomain::Other => None,
+        }
+    }
+}
+
+/// Sparling's means on one of the paper's other domains: FPE, FNE, CE and E2EE in percent,
+/// over [`PAPER_SEEDS`] seeds (the paper prints no interval for them).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct PaperMeans {
+    /// `(name, mean %)` of FPE, FNE, CE and E2EE.
+    pub figures: [(&'static str, f64); 4],
+    /// Whether the paper's CE maps each channel to its most frequent class (many to one)
+    /// rather than by the one-to-one assignment.
+    pub ce_many_to_one: bool,
+}
+
+/// The paper's spoken-digit sequences (10 channels for 10 digits: CE one to one).
+pub const PAPER_SPOKEN_DIGITS: PaperMeans = PaperMeans {
+    figures: [("FPE", 0.00), ("FNE", 4.46), ("CE", 5.47), ("E2EE", 8.65)],
+    ce_many_to_one: false,
+};
+
+/// The paper's rendered formulas (32 channels for 20 classes: CE many to one).
+pub const PAPER_FORMULA: PaperMeans = PaperMeans {
+    figures: [("FPE", 0.53), ("FNE", 14.20), ("CE", 2.50), ("E2EE", 0.98)],
+    ce_many_to_one: true,
+};
 
 /// Where our `value` (a fraction) stands against one of the paper's means without an interval
 /// (in percent): the signed difference in percentage points at the paper's precision, in words.

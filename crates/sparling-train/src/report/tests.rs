@@ -295,11 +295,7 @@ fn a_spoken_digits_run_is_set_beside_the_papers_means_with_signed_differences() 
         None,
     );
     let spoken = crate::config::TrainConfig::spoken_digits();
-    std::fs::write(
-        root.path().join("runs/sparling-seed0/config.json"),
-        serde_json::to_string(&spoken).unwrap(),
-    )
-    .unwrap();
+    on_domain(root.path(), "sparling-seed0", &spoken, 10);
     let meta = serde_json::json!({"profile": "default"});
     let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
     assert!(md.starts_with("# Sparling reproduction report: spoken-digit sequences"));
@@ -322,4 +318,64 @@ fn a_spoken_digits_run_is_set_beside_the_papers_means_with_signed_differences() 
         serde_json::from_str(&std::fs::read_to_string(root.path().join("report.json")).unwrap())
             .unwrap();
     assert_eq!(json["verdict"]["figures"][1]["paper_mean"], 4.46);
+    // Digit 3: 1 of 4 missed.
+    assert!(md.contains("| `3` | 4 | 25.00 |"), "{md}");
+}
+
+/// Rewrites run `name`'s config as `config` and its headline confusion as one over
+/// `classes` classes where class 3 has 4 motifs, one missed.
+fn on_domain(root: &Path, name: &str, config: &crate::config::TrainConfig, classes: usize) {
+    let dir = root.join("runs").join(name);
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(config).unwrap(),
+    )
+    .unwrap();
+    let path = dir.join("eval/eval.json");
+    let mut eval: RunEvaluation =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut c = Confusion::new(config.model.motif_channels, classes);
+    c.record(Some(0), Some(3), 3).unwrap();
+    c.record(None, Some(3), 1).unwrap();
+    eval.headline.confusion = c;
+    std::fs::write(&path, serde_json::to_string(&eval).unwrap()).unwrap();
+}
+
+#[test]
+fn a_half_size_formula_run_is_set_beside_the_papers_means_with_many_to_one_ce() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.005, 0.15, 0.04, 0.01],
+        None,
+    );
+    let path = root.path().join("runs/sparling-seed0/eval/eval.json");
+    let mut eval: RunEvaluation =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    eval.headline.ce_many_to_one = 0.02;
+    std::fs::write(&path, serde_json::to_string(&eval).unwrap()).unwrap();
+    let formula = crate::config::TrainConfig::formula().unwrap();
+    on_domain(root.path(), "sparling-seed0", &formula, 20);
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    assert!(md.starts_with("# Sparling reproduction report: rendered formulas"));
+    assert!(
+        md.contains("at half the paper's resolution (60 x 180"),
+        "{md}"
+    );
+    assert!(
+        md.contains("FPE 0.53, FNE 14.20, CE 2.50, E2EE 0.98 (means, no interval printed)"),
+        "{md}"
+    );
+    // CE is compared by the paper's many-to-one rule; the one-to-one CE is beside it.
+    assert!(md.contains("| CE | 2.00 | 2.50 | 0.50 points below the paper's mean: better |"));
+    assert!(
+        md.contains("by the best one-to-one assignment, CE is 4.00%"),
+        "{md}"
+    );
+    assert!(md.contains("| FNE | 15.00 | 14.20 | 0.80 points above the paper's mean: worse |"));
+    assert!(md.contains("### Missed motifs by class"), "{md}");
+    assert!(md.contains("| `3` | 4 | 25.00 |"), "{md}");
+    assert!(!md.contains("## Verdict against"), "{md}");
 }
