@@ -378,12 +378,7 @@ impl TrainConfig {
                 decoder_layers: 3,
                 ..base.model
             },
-            bottleneck: BottleneckConfig::Sparse {
-                thresholds: ThresholdKind::Accumulated,
-                batch_norm: true,
-                affine: false,
-                momentum: 0.1,
-            },
+            bottleneck: accumulated_non_affine(),
             schedule: ScheduleConfig::Annealing {
                 initial_density: 0.5,
                 factor: 0.75,
@@ -426,12 +421,7 @@ impl TrainConfig {
                 motif_channels: channels,
                 ..base.model
             },
-            bottleneck: BottleneckConfig::Sparse {
-                thresholds: ThresholdKind::Accumulated,
-                batch_norm: true,
-                affine: false,
-                momentum: 0.1,
-            },
+            bottleneck: accumulated_non_affine(),
             schedule: ScheduleConfig::Annealing {
                 initial_density: 0.5,
                 factor: 0.75,
@@ -500,6 +490,17 @@ impl TrainConfig {
         }
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+/// The paper's bottleneck for its formula and audio domains: non-affine BatchNorm and
+/// accumulated per-channel thresholds.
+fn accumulated_non_affine() -> BottleneckConfig {
+    BottleneckConfig::Sparse {
+        thresholds: ThresholdKind::Accumulated,
+        batch_norm: true,
+        affine: false,
+        momentum: 0.1,
     }
 }
 

@@ -39,6 +39,20 @@ fn show(v: &Value) -> String {
     num(v).map_or_else(|| "not set".to_string(), fmt_num)
 }
 
+/// A run's g and h sizes, from its config's `model`.
+fn model_size(m: &Value) -> String {
+    format!(
+        "g: width {}, {} residual units; h: {}-layer encoder + {}-layer decoder, width {}, {} heads, feed-forward {}",
+        show(&m["g_width"]),
+        show(&m["g_blocks"]),
+        show(&m["encoder_layers"]),
+        show(&m["decoder_layers"]),
+        show(&m["d_model"]),
+        show(&m["heads"]),
+        show(&m["ff"]),
+    )
+}
+
 /// The rows for a run's configuration (a Sparling config as `sparling preset` writes it, on
 /// DigitCircle or on the spoken digits). A field the config lacks shows as "not set".
 pub fn differences(config: &Value) -> Vec<Difference> {
@@ -52,16 +66,7 @@ pub fn differences(config: &Value) -> Vec<Difference> {
         Difference {
             aspect: "model size",
             paper: "g: width 64, 4 residual units; h: BiLSTM + 6-layer encoder + 6-layer decoder, width 512 (~46M parameters)".into(),
-            ours: format!(
-                "g: width {}, {} residual units; h: {}-layer encoder + {}-layer decoder, width {}, {} heads, feed-forward {}",
-                show(&m["g_width"]),
-                show(&m["g_blocks"]),
-                show(&m["encoder_layers"]),
-                show(&m["decoder_layers"]),
-                show(&m["d_model"]),
-                show(&m["heads"]),
-                show(&m["ff"]),
-            ),
+            ours: model_size(m),
             reason: "Training runs on CPU cores, not GPUs. The paper notes that its h is far larger than the task needs; the Sparse layer, the schedule and the metrics are the paper's, and a small h that reaches the same end-to-end accuracy is a fair comparison.",
         },
         Difference {
@@ -155,16 +160,7 @@ fn spoken_digits_differences(config: &Value) -> Vec<Difference> {
         Difference {
             aspect: "model size",
             paper: "g: width 64, 8 residual units (33 frames); h: 6-layer transformer encoder with 8 heads and the reference's decoder".into(),
-            ours: format!(
-                "g: width {}, {} residual units; h: {}-layer encoder + {}-layer decoder, width {}, {} heads, feed-forward {}",
-                show(&m["g_width"]),
-                show(&m["g_blocks"]),
-                show(&m["encoder_layers"]),
-                show(&m["decoder_layers"]),
-                show(&m["d_model"]),
-                show(&m["heads"]),
-                show(&m["ff"]),
-            ),
+            ours: model_size(m),
             reason: "g is the paper's; h is narrower, to train on two CPU cores.",
         },
         Difference {
