@@ -63,6 +63,18 @@ struct Job {
     /// The model an experiment starts from (`sparling preset --from`: Retrained starts from
     /// the first Sparling run's final state, the model at its operating point).
     from: Option<PathBuf>,
+    /// Scored by `sparling analyze direct` instead of `sparling eval` (the Direct baseline,
+    /// which trains g alone).
+    direct: bool,
+}
+
+/// An experiment of `sparling preset --list`, with what its description says of it.
+struct Listed {
+    name: String,
+    /// It starts from a Sparling model (`--from`).
+    needs_source: bool,
+    /// It is scored by `sparling analyze direct`.
+    direct: bool,
 }
 
 impl Job {
@@ -85,10 +97,15 @@ impl Reproduce {
 
     /// The experiments of the profile: with `--full`, every one `sparling preset --list` names
     /// (the training crate's list, so xtask keeps no copy), each with whether it starts from a
-    /// Sparling model (`--from`); otherwise Sparling alone.
-    fn experiments(&self, root: &Path) -> Result<Vec<(String, bool)>> {
+    /// Sparling model (`--from`) and whether direct evaluation scores it; otherwise Sparling
+    /// alone.
+    fn experiments(&self, root: &Path) -> Result<Vec<Listed>> {
         if !self.full {
-            return Ok(vec![("sparling".to_string(), false)]);
+            return Ok(vec![Listed {
+                name: "sparling".to_string(),
+                needs_source: false,
+                direct: false,
+            }]);
         }
         let output = sparling(root, 1)
             .args(["preset", "--list"])
@@ -100,14 +117,19 @@ impl Reproduce {
         }
         let text = String::from_utf8(output.stdout).context("`sparling preset --list` output")?;
         // `name<TAB>description`; the description of an experiment that starts from a
-        // Sparling model (Retrained) says `--from`.
-        let list: Vec<(String, bool)> = text
+        // Sparling model (Retrained) says `--from`, that of one scored by direct evaluation
+        // (the Direct baseline) `sparling analyze direct`.
+        let list: Vec<Listed> = text
             .lines()
             .filter_map(|l| l.split_once('\t'))
-            .map(|(name, description)| (name.to_string(), description.contains("--from")))
+            .map(|(name, description)| Listed {
+                name: name.to_string(),
+                needs_source: description.contains("--from"),
+                direct: description.contains("sparling analyze direct"),
+            })
             .collect();
-        if list.first().map(|(n, _)| n.as_str()) != Some("sparling") {
-            bail!("`sparling preset --list` did not start with `sparling`: {list:?}");
+        if list.first().map(|l| l.name.as_str()) != Some("sparling") {
+            bail!("`sparling preset --list` did not start with `sparling`:\n{text}");
         }
         Ok(list)
     }
@@ -118,7 +140,12 @@ impl Reproduce {
             .clone()
             .unwrap_or_else(|| if self.full { vec![0, 1, 2] } else { vec![0] });
         let mut jobs = Vec::new();
-        for (exp, needs_source) in self.experiments(root)? {
+        for Listed {
+            name: exp,
+            needs_source,
+            direct,
+        } in self.experiments(root)?
+        {
             if self.only.as_deref().is_some_and(|o| o != exp) {
                 continue;
             }
@@ -127,6 +154,7 @@ impl Reproduce {
                     experiment: "sparling".into(),
                     seed: seeds[0],
                     from: None,
+                    direct: false,
                 }
                 .dir(out)
                 .join("checkpoint.bin")
@@ -142,6 +170,7 @@ impl Reproduce {
                     experiment: exp.clone(),
                     seed,
                     from: from.clone(),
+                    direct,
                 });
             }
         }
@@ -341,6 +370,9 @@ impl Reproduce {
         if !status.success() {
             bail!("`sparling train` failed ({status}); see {}", dir.display());
         }
+        if job.direct {
+            return self.run_direct(root, job, &dir, threads, log("analyze.log")?);
+        }
         let eval_json = dir.join("eval").join("eval.json");
         if eval_json.exists() {
             eprintln!(
@@ -364,6 +396,37 @@ impl Reproduce {
             .context("starting `sparling eval`")?;
         if !status.success() {
             bail!("`sparling eval` failed ({status}); see {}", dir.display());
+        }
+        Ok(())
+    }
+
+    /// Scores a Direct-baseline run with `sparling analyze direct` (into its `analysis/`,
+    /// where the report reads it), unless that is done.
+    fn run_direct(
+        &self,
+        root: &Path,
+        job: &Job,
+        dir: &Path,
+        threads: usize,
+        log: Stdio,
+    ) -> Result<()> {
+        let what = format!("{}-seed{}", job.experiment, job.seed);
+        if dir.join("analysis").join("direct.json").exists() {
+            eprintln!("[xtask] direct evaluation {what}: already done");
+            return Ok(());
+        }
+        eprintln!("[xtask] direct evaluation {what}");
+        let status = sparling(root, threads)
+            .args(["analyze", "direct", "--run"])
+            .arg(dir)
+            .stderr(log)
+            .status()
+            .context("starting `sparling analyze direct`")?;
+        if !status.success() {
+            bail!(
+                "`sparling analyze direct` failed ({status}); see {}",
+                dir.display()
+            );
         }
         Ok(())
     }

@@ -325,8 +325,8 @@ impl Bottleneck {
     }
 
     /// `z - t` without the ReLU, in evaluation mode (BatchNorm with its running statistics,
-    /// the thresholds frozen): the pre-activation that direct evaluation scores. Errors for a
-    /// bottleneck without thresholds.
+    /// the thresholds frozen): the pre-activation that direct evaluation scores. The identity
+    /// returns `z` itself (nothing to subtract); the penalty and noise bottlenecks are an error.
     pub fn shifted(&self, z: &Tensor) -> Result<Tensor> {
         match self {
             Bottleneck::Sparse { norm, sparse } => {
@@ -336,8 +336,12 @@ impl Bottleneck {
                 };
                 Ok(sparse.shifted(&x)?)
             }
+            // No threshold: the map g wrote (the Direct baseline's motif channels).
+            Bottleneck::Identity => Ok(z.clone()),
             _ => Err(Error::Run(
-                "only a Sparse bottleneck has thresholds to subtract".into(),
+                "only a Sparse bottleneck has thresholds to subtract (and the identity, \
+                 nothing to subtract)"
+                    .into(),
             )),
         }
     }

@@ -6,6 +6,7 @@ use sparling_tensor::Tensor;
 
 use crate::error::Result;
 use crate::model::SparlingModel;
+use crate::objective::Objective;
 
 /// The seeds of a run's three sample streams. Training depends on the run seed; validation
 /// and test are fixed across runs (so every run is scored on the same samples) and are
@@ -99,17 +100,20 @@ impl ValidationSet {
         ValidationSet { chunks, len: n }
     }
 
-    /// Exact-match accuracy of greedy decoding on the whole set.
-    pub fn accuracy(&self, model: &SparlingModel) -> Result<f64> {
-        Ok(self.score(model, None)?.accuracy())
+    /// The accuracy under `objective` on the whole set (exact matches of greedy decoding for
+    /// the sequence task).
+    pub fn accuracy(&self, model: &SparlingModel, objective: Objective) -> Result<f64> {
+        Ok(self.score(model, objective, None)?.accuracy())
     }
 
-    /// Scores greedy decoding chunk by chunk, in order. With `stop_at_or_below = Some(bar)` it
+    /// Scores the model under `objective` (greedy decoding for the sequence task) chunk by
+    /// chunk, in order. With `stop_at_or_below = Some(bar)` it
     /// stops after the first chunk where even an all-correct rest could not lift the accuracy
     /// on the whole set above `bar` (the schedule's strict `>`).
     pub fn score(
         &self,
         model: &SparlingModel,
+        objective: Objective,
         stop_at_or_below: Option<f64>,
     ) -> Result<ValidationScore> {
         let mut score = ValidationScore {
@@ -118,8 +122,7 @@ impl ValidationSet {
             total: self.len,
         };
         for (x, tokens) in &self.chunks {
-            let (pred, _) = model.predict(x)?;
-            score.correct += pred.iter().zip(tokens).filter(|(p, t)| p == t).count();
+            score.correct += objective.correct(model, x, tokens)?;
             score.scored += tokens.len();
             let decided = stop_at_or_below.is_some_and(|bar| score.best_possible() <= bar);
             if decided && !score.complete() {

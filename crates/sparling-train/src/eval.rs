@@ -400,6 +400,7 @@ pub fn evaluate_run_with_progress(
     require_samples(opts.curve_samples, "the error-vs-density curve")?;
     let point = operating_point(dir)?;
     let config = &point.last.model.config;
+    crate::objective::require_sequence(config, "the evaluation")?;
     let domain = config.build_test_domain()?;
     let domain = domain.as_ref();
     let dmin = point.min_density;
@@ -504,6 +505,7 @@ pub fn evaluate_checkpoint(
     progress: &mut dyn EvalProgress,
 ) -> Result<EvalResult> {
     require_samples(samples, "the test scores")?;
+    crate::objective::require_sequence(&snap.config, "the evaluation")?;
     let domain = snap.config.build_test_domain()?;
     let domain = domain.as_ref();
     let model = SparlingModel::from_snapshot(snap)?;

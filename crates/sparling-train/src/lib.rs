@@ -6,6 +6,8 @@
 //! * [`model`]: g (local residual conv stack), S ([`bottleneck`]: BatchNorm + Sparse layer or a
 //!   baseline), the collapse (1x1 conv + max-pool) and h (pre-norm transformer encoder-decoder
 //!   with greedy decoding).
+//! * [`objective`]: what a run trains for (the paper's sequence task, or its Direct
+//!   baseline's motif classes on single-motif inputs), with its loss and validation score.
 //! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the schedule
 //!   ([`schedule`]: density, bar, rung and learning rate), atomic checkpoints with exact
 //!   resumption ([`state`]).
@@ -32,6 +34,7 @@ pub mod limits;
 pub mod maps;
 pub mod model;
 pub mod motif_model;
+pub mod objective;
 pub mod optimizer;
 pub mod pictures;
 pub mod report;

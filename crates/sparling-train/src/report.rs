@@ -136,7 +136,14 @@ fn pct_ci(i: &Interval) -> String {
 /// (`{"profile": "default", ...}`, from `cargo xtask reproduce`) and is kept in `report.json`;
 /// the report itself describes each run from the run's own files.
 pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
-    let runs = collect_runs(root)?;
+    let all_runs = collect_runs(root)?;
+    // The Direct baseline trains g alone on single motifs: it has no end-to-end numbers and
+    // appears in the analyses (its direct evaluation) and the table of runs only.
+    let runs: Vec<RunSummary> = all_runs
+        .iter()
+        .filter(|r| trains_sequence(r))
+        .cloned()
+        .collect();
     let mut md = String::new();
     let profile = meta["profile"].as_str().unwrap_or("merge");
     let domain = report_domain(&runs);
@@ -223,8 +230,8 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
     figures::experiments_section(&mut md, root, &runs, &mut figures)?;
     figures::training_section(&mut md, root, &runs, &sparling, &mut figures)?;
     figures::pictures_section(&mut md, root, &sparling, &mut figures)?;
-    let analyses_json = analyses::analyses_section(&mut md, &runs)?;
-    runs_table(&mut md, &runs);
+    let analyses_json = analyses::analyses_section(&mut md, &all_runs)?;
+    runs_table(&mut md, &all_runs);
 
     let report_md = root.join("report.md");
     write_atomic(&report_md, md.as_bytes())?;
@@ -232,7 +239,7 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
         "meta": meta,
         "headline": headline_json,
         "verdict": verdict_json,
-        "runs": runs,
+        "runs": all_runs,
         "figures": figures,
         "analyses": analyses_json,
     });
@@ -256,6 +263,15 @@ fn run_domain(run: &RunSummary) -> DomainSpec {
             || DomainSpec::DigitCircle(DigitCircleConfig::default()),
             |c| c.domain,
         )
+}
+
+/// Whether a run trained the sequence task (every run but the Direct baseline; a run without a
+/// readable config counts as one).
+fn trains_sequence(run: &RunSummary) -> bool {
+    run.config
+        .as_ref()
+        .and_then(|c| TrainConfig::from_json(&c.to_string()).ok())
+        .is_none_or(|c| c.objective.is_sequence())
 }
 
 /// The paper's setup all of `runs` are on, or [`PaperDomain::Other`].

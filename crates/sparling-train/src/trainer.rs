@@ -212,7 +212,10 @@ impl Trainer {
         let indices: Vec<u64> = (start..start + b).collect();
         let batch = self.domain.batch_arrays(self.seeds.train, &indices);
         let x = Tensor::new(batch.inputs);
-        let out = self.model.loss(&x, &batch.tokens, true)?;
+        let out = self
+            .config
+            .objective
+            .loss(&self.model, &x, &batch.tokens, true)?;
         let loss = out.loss.item();
         if !loss.is_finite() {
             return Err(Error::Diverged {
@@ -253,7 +256,9 @@ impl Trainer {
         } else {
             None
         };
-        let score = self.validation.score(&self.model, stop_at_or_below)?;
+        let score = self
+            .validation
+            .score(&self.model, self.config.objective, stop_at_or_below)?;
         let density = self.schedule.density();
         let rung = self.schedule.rung();
         let reduced = self

@@ -330,3 +330,61 @@ fn the_formula_preset_trains_and_names_its_classes_by_symbol() {
     assert_eq!(eval.headline.confusion.class_label(19), "bar");
     assert!(dir.path().join("eval/motifs.png").exists());
 }
+
+#[test]
+fn the_direct_baseline_trains_g_alone_on_single_digits_and_is_scored_by_direct_evaluation() {
+    use sparling_train::analysis::direct::analyze_direct;
+    use sparling_train::config::Objective;
+    let preset = TrainConfig::experiment(Profile::Default, &Experiment::Direct).unwrap();
+    assert_eq!(preset.domain.name(), "single-digit");
+    assert_eq!(preset.objective, Objective::MotifClasses);
+    assert_eq!(preset.bottleneck, BottleneckConfig::Identity);
+    assert_eq!(preset.batch_size, 200);
+    // The preset shrunk: a tiny g, 960 samples.
+    let mut c = TrainConfig::experiment(Profile::Quick, &Experiment::Direct).unwrap();
+    c.model.g_width = 4;
+    c.model.g_blocks = 1;
+    (c.model.d_model, c.model.heads, c.model.ff) = (16, 2, 32);
+    (c.model.encoder_layers, c.model.decoder_layers) = (1, 1);
+    c.batch_size = 16;
+    c.max_samples = 960;
+    c.validation_every = 320;
+    c.validation_samples = 64;
+    c.optimizer.lr = 3e-3;
+    c.optimizer.warmup_steps = 5;
+    c.validate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    let mut t = Trainer::open(c.clone(), 1, run.clone()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    assert!(matches!(
+        t.run(&stop, None, &mut Silent).unwrap(),
+        Outcome::Finished(_)
+    ));
+    let s = load_train_state(&run.checkpoint()).unwrap();
+    let (first, last) = (&s.history[0], s.history.last().unwrap());
+    assert!(last.train_loss < first.train_loss, "{first:?} -> {last:?}");
+    assert_eq!(last.validated, 64);
+    // h never trains: it is exactly at its initialisation.
+    let fresh = SparlingModel::new(&c, 1).unwrap().store().export();
+    for p in fresh.params.iter().filter(|p| p.name.starts_with("h.")) {
+        let q = s
+            .model
+            .params
+            .params
+            .iter()
+            .find(|q| q.name == p.name)
+            .unwrap();
+        assert_eq!(p.data, q.data, "{} moved", p.name);
+    }
+    // The end-to-end evaluation refuses (h is untrained); direct evaluation scores it, and the
+    // validation's argmax accuracy is what it measures, on other samples.
+    let err = evaluate_run(&run, &dir.path().join("eval"), &RunEvalOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sparling analyze direct"), "{err}");
+    let direct = analyze_direct(&run, &dir.path().join("analysis"), 200, &mut ()).unwrap();
+    assert_eq!(direct.samples, 200);
+    assert!(direct.error < 0.8, "direct error {}", direct.error);
+    assert!(dir.path().join("analysis/direct.png").exists());
+}

@@ -350,6 +350,7 @@ pub fn analyze_bits(
     progress: &mut dyn EvalProgress,
 ) -> Result<BitsResult> {
     let point = operating_point(dir)?;
+    crate::objective::require_sequence(&point.snapshot.config, "the bits analysis")?;
     let result = bits_per_activation(&point.snapshot, opts, progress)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_json(&out.join("bits.json"), &result)?;

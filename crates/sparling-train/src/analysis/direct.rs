@@ -76,22 +76,26 @@ pub struct DirectResult {
 /// The single-motif counterpart of the domain `spec`: SingleDigit (32 x 32, the run's noise
 /// settings and stamps) for DigitCircle; a single-motif domain is its own. Formulas and
 /// spoken digits have none yet: an error naming the domain.
-pub fn single_motif_domain(spec: &DomainSpec) -> Result<Box<dyn Domain>> {
+pub fn single_motif_spec(spec: &DomainSpec) -> Result<DomainSpec> {
     match spec {
         DomainSpec::DigitCircle(c) => Ok(DomainSpec::SingleDigit(SingleDigitConfig {
             size: SINGLE_DIGIT_SIZE,
             pre_noise: c.pre_noise,
             post_noise: c.post_noise,
             stamps: c.stamps.clone(),
-        })
-        .build()?),
-        DomainSpec::SingleDigit(_) | DomainSpec::SingleDigitColumns(_) => Ok(spec.build()?),
+        })),
+        DomainSpec::SingleDigit(_) | DomainSpec::SingleDigitColumns(_) => Ok(spec.clone()),
         DomainSpec::Formula(_) | DomainSpec::SpokenDigits(_) => Err(Error::Run(format!(
             "direct evaluation needs single-motif inputs of the domain `{}`, and it has no \
              single-motif counterpart yet (DigitCircle has SingleDigit)",
             spec.name()
         ))),
     }
+}
+
+/// [`single_motif_spec`]'s generator.
+pub fn single_motif_domain(spec: &DomainSpec) -> Result<Box<dyn Domain>> {
+    Ok(single_motif_spec(spec)?.build()?)
 }
 
 /// Each sample's per-channel spatial maximum of a map `(N, C, ..)`: `[sample][channel]`. A

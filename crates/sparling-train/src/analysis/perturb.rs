@@ -411,6 +411,7 @@ pub fn analyze_perturbation(
     progress: &mut dyn EvalProgress,
 ) -> Result<PerturbResult> {
     let point = operating_point(dir)?;
+    crate::objective::require_sequence(&point.snapshot.config, "the perturbation analysis")?;
     let result = perturbation(&point.snapshot, opts, progress)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io("creating", out, e))?;
     write_json(&out.join("perturb.json"), &result)?;

@@ -191,6 +191,7 @@ pub fn analyze_theorem(
     }
     let last = load_train_state(&dir.checkpoint())?;
     let config = &last.model.config;
+    crate::objective::require_sequence(config, "the theorem analysis")?;
     let domain = config.build_test_domain()?;
     let domain = domain.as_ref();
     let point = OperatingPoint::of(config, domain);

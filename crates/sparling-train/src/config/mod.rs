@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 pub use crate::experiment::{
     DIGIT_CIRCLE_DONE_AT, Experiment, LAST_RUNG_HOLD_LIMIT, PAPER_OPERATING_DENSITY, Profile,
 };
+pub use crate::objective::Objective;
 pub use crate::optimizer::{OptimizerConfig, RungDecay};
 pub use crate::schedule::{LatePhase, ScheduleConfig};
 use crate::validate::{invalid, nonzero};
@@ -67,13 +68,21 @@ pub struct TrainConfig {
     /// (the default): g is trained from its initialisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrain_from: Option<PathBuf>,
+    /// What the run is trained to do: the paper's sequence task (the default, and what a config
+    /// without this field means) or the Direct baseline's motif classes
+    /// (`"objective": "motif-classes"`, on a single-motif domain).
+    #[serde(default, skip_serializing_if = "Objective::is_sequence")]
+    pub objective: Objective,
 }
 
 impl TrainConfig {
     /// Checks every field; the error names the first invalid one.
     pub fn validate(&self) -> Result<()> {
         crate::limits::check_caps(self)?;
-        let shape = self.build_domain()?.input_shape();
+        let domain = self.build_domain()?;
+        self.objective
+            .validate(domain.as_ref(), self.model.motif_channels)?;
+        let shape = domain.input_shape();
         let positions = shape[1..].iter().copied().min().unwrap_or(0);
         self.model.validate(positions)?;
         self.bottleneck.validate()?;

@@ -239,6 +239,44 @@ fn the_analyses_of_a_run_appear_beside_the_papers_numbers() {
 }
 
 #[test]
+fn the_direct_baseline_appears_in_the_analyses_not_in_the_end_to_end_table() {
+    let root = tempfile::tempdir().unwrap();
+    run(
+        root.path(),
+        "sparling-seed0",
+        [0.0001, 0.0065, 0.0004, 0.0111],
+        None,
+    );
+    // A Direct-baseline run: its config (SingleDigit, motif classes) and its direct evaluation.
+    let dir = root.path().join("runs/direct-seed0");
+    std::fs::create_dir_all(dir.join("analysis")).unwrap();
+    let config = crate::config::TrainConfig::experiment(
+        crate::config::Profile::Default,
+        &crate::config::Experiment::Direct,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_string(&config).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("analysis/direct.json"),
+        serde_json::json!({"error": 0.0003, "samples": 10000}).to_string(),
+    )
+    .unwrap();
+    let meta = serde_json::json!({"profile": "default"});
+    let md = std::fs::read_to_string(write_report(root.path(), &meta).unwrap()).unwrap();
+    // Still a DigitCircle report, with Sparling's verdicts; no end-to-end row for direct.
+    assert!(md.contains("report: DigitCircle"), "{md}");
+    assert!(!md.contains("| direct |"), "{md}");
+    assert!(
+        md.contains("| direct-seed0 | 0.03 (10000 samples) |"),
+        "{md}"
+    );
+}
+
+#[test]
 fn a_run_on_another_domain_is_reported_for_itself_without_a_verdict() {
     let root = tempfile::tempdir().unwrap();
     run(
