@@ -54,7 +54,8 @@ pub enum BottleneckConfig {
         /// Penalty weight.
         lambda: f32,
     },
-    /// BatchNorm -> sigmoid with a KL penalty towards the target density.
+    /// BatchNorm -> sigmoid with a KL penalty towards the schedule's (initial) density: the
+    /// KL experiments hold the domain's operating density.
     Kl {
         /// Penalty weight.
         lambda: f32,
@@ -240,7 +241,7 @@ impl Bottleneck {
             BottleneckConfig::Kl { lambda } => Bottleneck::Kl {
                 norm: bn(channels, true),
                 lambda: *lambda,
-                target: crate::experiment::PAPER_OPERATING_DENSITY as f32,
+                target: initial_density as f32,
             },
             BottleneckConfig::Identity => Bottleneck::Identity,
             BottleneckConfig::Noise => {
@@ -410,5 +411,30 @@ fn check_noise_density(density: f64) -> Result<()> {
             "schedule",
             format!("the noise bottleneck needs a density in (0, 1), got {density}"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Profile, ScheduleConfig, TrainConfig};
+
+    #[test]
+    fn the_kl_target_is_the_schedules_density() {
+        let store = sparling_nn::ParamStore::new(0);
+        for (i, d) in [5.0226e-5, 1.189e-3].into_iter().enumerate() {
+            let p = store.root().sub(&format!("kl{i}"));
+            let b = Bottleneck::new(&p, &BottleneckConfig::Kl { lambda: 1.0 }, d, 4, 2, 0).unwrap();
+            match b {
+                Bottleneck::Kl { target, .. } => assert_eq!(target, d as f32),
+                _ => panic!("not a KL bottleneck"),
+            }
+        }
+        // A target of 1 has no KL: the config says so, naming the schedule.
+        let mut cfg = TrainConfig::preset(Profile::Quick);
+        cfg.bottleneck = BottleneckConfig::Kl { lambda: 1.0 };
+        cfg.schedule = ScheduleConfig::Constant { density: 1.0 };
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("schedule") && err.contains("KL"), "{err}");
     }
 }

@@ -39,6 +39,7 @@ pub struct ValidationRecord {
     /// Training samples so far.
     pub samples: u64,
     /// Mean training loss since the previous validation.
+    #[serde(with = "nan_as_null")]
     pub train_loss: f64,
     /// Exact-match accuracy on the validation samples scored.
     pub accuracy: f64,
@@ -49,7 +50,8 @@ pub struct ValidationRecord {
     pub validated: u64,
     /// Density in force during the interval that ended here.
     pub density: f64,
-    /// The bar after this validation.
+    /// The bar after this validation (NaN for a schedule without one: a held density).
+    #[serde(with = "nan_as_null")]
     pub bar: f64,
     /// Whether the density was reduced at this validation.
     pub reduced: bool,
@@ -368,6 +370,24 @@ impl RunDir {
     }
 }
 
+/// An `f64` that may be NaN: JSON writes NaN as `null`, which reads back as NaN (binary
+/// checkpoints keep the float itself).
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(*v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        if d.is_human_readable() {
+            Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+        } else {
+            f64::deserialize(d)
+        }
+    }
+}
+
 mod config_as_json {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -443,6 +463,43 @@ pub fn config_differences(stored: &TrainConfig, wanted: &TrainConfig) -> Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_without_a_bar_reads_back_from_the_log_and_the_checkpoint() {
+        let record = ValidationRecord {
+            step: 100,
+            samples: 20_000,
+            train_loss: f64::NAN,
+            accuracy: 0.726,
+            validated: 1_000,
+            density: 1.0,
+            bar: f64::NAN,
+            reduced: false,
+            wall_seconds: 122.0,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(
+            json.contains("\"bar\":null") && json.contains("\"train_loss\":null"),
+            "{json}"
+        );
+        let back: ValidationRecord = serde_json::from_str(&json).unwrap();
+        assert!(back.bar.is_nan() && back.train_loss.is_nan());
+        assert_eq!((back.samples, back.accuracy), (20_000, 0.726));
+        // A finite bar is read as written.
+        let with_bar = ValidationRecord {
+            bar: 0.5,
+            ..record.clone()
+        };
+        let back: ValidationRecord =
+            serde_json::from_str(&serde_json::to_string(&with_bar).unwrap()).unwrap();
+        assert_eq!(back.bar, 0.5);
+        // The binary checkpoint keeps the float.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.bin");
+        sparling_nn::checkpoint::save_atomic(&path, "history", &vec![record]).unwrap();
+        let back: Vec<ValidationRecord> = sparling_nn::checkpoint::load(&path, "history").unwrap();
+        assert!(back[0].bar.is_nan() && back[0].train_loss.is_nan());
+    }
 
     #[test]
     fn checkpoints_of_the_previous_format_resume() {

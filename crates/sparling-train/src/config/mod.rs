@@ -87,12 +87,14 @@ impl TrainConfig {
         self.model.validate(positions)?;
         self.bottleneck.validate()?;
         self.schedule.validate()?;
-        if matches!(self.bottleneck, BottleneckConfig::Noise)
-            && self.schedule.initial_density() >= 1.0
+        if matches!(
+            self.bottleneck,
+            BottleneckConfig::Noise | BottleneckConfig::Kl { .. }
+        ) && self.schedule.initial_density() >= 1.0
         {
             return Err(invalid(
                 "schedule",
-                "the noise bottleneck needs a density below 1",
+                "the noise and KL bottlenecks need a density below 1 (KL's target)",
             ));
         }
         self.optimizer.validate()?;
