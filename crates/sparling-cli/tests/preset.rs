@@ -80,17 +80,26 @@ fn list_conflicts_with_an_output_file() {
 }
 
 #[test]
-fn the_spoken_digit_preset_is_sparling_on_the_default_profile_only() {
+fn the_other_domains_have_the_experiments_that_apply_on_the_default_profile() {
     let o = sparling(&["preset", "--domain", "spoken-digits"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
     assert_eq!(config, TrainConfig::spoken_digits());
+    // An ablation on the domain: its own preset, changed as on DigitCircle.
+    let o = sparling(&["preset", "--domain", "formula", "--experiment", "mt-no-bn"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = TrainConfig::from_json(&String::from_utf8(o.stdout).unwrap()).unwrap();
+    assert_eq!(
+        config,
+        TrainConfig::experiment_on(TrainConfig::formula().unwrap(), &Experiment::MtNoBn).unwrap()
+    );
+    assert_eq!(config.domain, TrainConfig::formula().unwrap().domain);
     for (args, want) in [
+        (vec!["--profile", "quick"], "the default profile only"),
         (
-            vec!["--experiment", "st"],
-            "one preset: --experiment sparling",
+            vec!["--experiment", "direct"],
+            "no single-motif counterpart",
         ),
-        (vec!["--profile", "quick"], "with the default profile"),
     ] {
         let mut all = vec!["preset", "--domain", "spoken-digits"];
         all.extend(args);

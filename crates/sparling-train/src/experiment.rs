@@ -465,20 +465,39 @@ impl TrainConfig {
         Ok(cfg)
     }
 
-    /// The configuration of `experiment` under `profile`.
+    /// The configuration of `experiment` under `profile` (DigitCircle).
     pub fn experiment(profile: Profile, experiment: &Experiment) -> Result<TrainConfig> {
-        let mut cfg = TrainConfig::preset(profile);
         // Without annealing the run stops at the profile's sample cap (the paper trains these
         // runs for 600,000 samples; every run of the table here is capped at 300,000).
-        let operating = operating_density(profile);
+        Self::vary(
+            TrainConfig::preset(profile),
+            operating_density(profile),
+            experiment,
+        )
+    }
+
+    /// `experiment` on the domain of `sparling`, a Sparling config such as
+    /// [`TrainConfig::formula`] or [`TrainConfig::spoken_digits`]: the same change to it as on
+    /// DigitCircle, the held densities at its domain's operating rung. The BatchNorm ablations
+    /// keep the rest of its bottleneck (the accumulated estimator, affine or not); ST has one
+    /// threshold estimated per batch (the accumulated estimator has per-channel thresholds).
+    pub fn experiment_on(sparling: TrainConfig, experiment: &Experiment) -> Result<TrainConfig> {
+        let domain = sparling.build_domain()?;
+        let operating = crate::eval::OperatingPoint::of(&sparling, domain.as_ref()).density;
+        Self::vary(sparling, operating, experiment)
+    }
+
+    /// `experiment` as a change to the Sparling config `cfg`, whose operating density is
+    /// `operating`.
+    fn vary(mut cfg: TrainConfig, operating: f64, experiment: &Experiment) -> Result<TrainConfig> {
         let held = |cfg: &mut TrainConfig, density: f64| {
             cfg.schedule = ScheduleConfig::Constant { density };
         };
         match experiment {
             Experiment::Sparling => {}
-            Experiment::St => cfg.bottleneck = sparse(ThresholdKind::Single, true),
-            Experiment::MtNoBn => cfg.bottleneck = sparse(ThresholdKind::PerChannel, false),
-            Experiment::StNoBn => cfg.bottleneck = sparse(ThresholdKind::Single, false),
+            Experiment::St => cfg.bottleneck = ablated(&cfg.bottleneck, true, true)?,
+            Experiment::MtNoBn => cfg.bottleneck = ablated(&cfg.bottleneck, false, false)?,
+            Experiment::StNoBn => cfg.bottleneck = ablated(&cfg.bottleneck, true, false)?,
             Experiment::NoAnnealing => held(&mut cfg, operating),
             Experiment::NoAnnealingPenultimate => {
                 held(&mut cfg, operating / 0.75);
@@ -539,6 +558,35 @@ fn accumulated_non_affine() -> BottleneckConfig {
         batch_norm: true,
         affine: false,
         momentum: 0.1,
+    }
+}
+
+/// The Sparse bottleneck `base` with one threshold for all channels (`single`) and with or
+/// without its BatchNorm; the rest (affine or not, momentum) kept. Errors if `base` is not a
+/// Sparse bottleneck.
+fn ablated(base: &BottleneckConfig, single: bool, batch_norm: bool) -> Result<BottleneckConfig> {
+    match base {
+        BottleneckConfig::Sparse {
+            thresholds,
+            affine,
+            momentum,
+            ..
+        } => Ok(BottleneckConfig::Sparse {
+            thresholds: if single {
+                ThresholdKind::Single
+            } else {
+                *thresholds
+            },
+            batch_norm,
+            affine: *affine,
+            momentum: *momentum,
+        }),
+        other => Err(invalid(
+            "bottleneck",
+            format!(
+                "the threshold and BatchNorm ablations vary a Sparse bottleneck, not {other:?}"
+            ),
+        )),
     }
 }
 
@@ -642,6 +690,66 @@ mod tests {
                 momentum: 0.1,
             }
         );
+    }
+
+    #[test]
+    fn the_experiments_on_another_domain_change_its_own_preset() {
+        let formula = TrainConfig::formula().unwrap();
+        let rung34 = 0.5 * 0.75f64.powi(34);
+        let on = |e: Experiment| TrainConfig::experiment_on(formula.clone(), &e).unwrap();
+        assert_eq!(on(Experiment::Sparling), formula);
+        match on(Experiment::NoAnnealing).schedule {
+            ScheduleConfig::Constant { density } => {
+                assert!((density / rung34 - 1.0).abs() < 1e-12, "{density}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let sparse_of = |c: TrainConfig| match c.bottleneck {
+            BottleneckConfig::Sparse {
+                thresholds,
+                batch_norm,
+                affine,
+                ..
+            } => (thresholds, batch_norm, affine),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            sparse_of(on(Experiment::St)),
+            (ThresholdKind::Single, true, false)
+        );
+        assert_eq!(
+            sparse_of(on(Experiment::MtNoBn)),
+            (ThresholdKind::Accumulated, false, false)
+        );
+        let l1 = on(Experiment::L1 { lambda: 2.0 });
+        assert_eq!(
+            l1.schedule,
+            ScheduleConfig::FirstClear {
+                density: {
+                    let d = formula.build_domain().unwrap();
+                    crate::eval::OperatingPoint::of(&formula, d.as_ref()).density
+                },
+                bar_decay_per_sample: FORMULA_BAR_DECAY,
+            }
+        );
+        assert_eq!(l1.domain, formula.domain);
+        // Direct needs a single-motif counterpart, which formulas do not have.
+        let err = TrainConfig::experiment_on(formula.clone(), &Experiment::Direct)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no single-motif counterpart"), "{err}");
+        // On DigitCircle the same change gives what `experiment` gives.
+        let dc = TrainConfig::preset(Profile::Default);
+        for e in [Experiment::St, Experiment::MtNoBn, Experiment::StNoBn] {
+            assert_eq!(
+                TrainConfig::experiment_on(dc.clone(), &e)
+                    .unwrap()
+                    .bottleneck,
+                TrainConfig::experiment(Profile::Default, &e)
+                    .unwrap()
+                    .bottleneck
+            );
+        }
     }
 
     #[test]

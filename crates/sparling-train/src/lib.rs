@@ -11,7 +11,8 @@
 //! * [`trainer`]: Adam, batches generated in parallel by index, validation feeding the schedule
 //!   ([`schedule`]: density, bar, rung and learning rate), atomic checkpoints with exact
 //!   resumption ([`state`]).
-//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run; [`analysis`]:
+//! * [`eval`]: motif errors and end-to-end error of a checkpoint or a whole run
+//!   ([`operating_point`]: which of a run's models that is); [`analysis`]:
 //!   the paper's analyses of a trained run (direct evaluation, perturbation, bits); [`report`]:
 //!   the reproduction report.
 //! * [`analysis`]: the paper's analyses of a trained run (`sparling analyze`).
@@ -35,6 +36,7 @@ pub mod maps;
 pub mod model;
 pub mod motif_model;
 pub mod objective;
+pub mod operating_point;
 pub mod optimizer;
 pub mod pictures;
 pub mod report;
