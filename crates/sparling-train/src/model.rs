@@ -62,6 +62,17 @@ pub struct ForwardOutput {
     pub loss: Tensor,
 }
 
+impl ForwardOutput {
+    /// The task's loss `ce` plus the bottleneck's penalty `aux`, if any.
+    pub fn new(ce: Tensor, aux: Option<Tensor>) -> ForwardOutput {
+        let loss = match &aux {
+            Some(a) => ce.add(a),
+            None => ce.clone(),
+        };
+        ForwardOutput { ce, aux, loss }
+    }
+}
+
 impl SparlingModel {
     /// Builds the model for `config`, parameters initialised from `seed`.
     pub fn new(config: &TrainConfig, seed: u64) -> Result<SparlingModel> {
@@ -284,15 +295,7 @@ impl SparlingModel {
     pub fn loss(&self, x: &Tensor, targets: &[Vec<TokenId>], train: bool) -> Result<ForwardOutput> {
         let out = self.motifs(x, train)?;
         let ce = self.sequence_loss(&out.map, targets)?;
-        let loss = match &out.aux {
-            Some(a) => ce.add(a),
-            None => ce.clone(),
-        };
-        Ok(ForwardOutput {
-            ce,
-            aux: out.aux,
-            loss,
-        })
+        Ok(ForwardOutput::new(ce, out.aux))
     }
 
     /// h's teacher-forced mean token cross-entropy on a motif map `(N, C, ..)`: collapse,

@@ -80,15 +80,7 @@ impl Objective {
                 let classes = single_classes(targets)?;
                 let out = model.motifs(x, train)?;
                 let ce = channel_logits(&out.map)?.cross_entropy(&classes, None);
-                let loss = match &out.aux {
-                    Some(a) => ce.add(a),
-                    None => ce.clone(),
-                };
-                Ok(ForwardOutput {
-                    ce,
-                    aux: out.aux,
-                    loss,
-                })
+                Ok(ForwardOutput::new(ce, out.aux))
             }
         }
     }
