@@ -58,10 +58,9 @@ pub const SPOKEN_DIGITS_MAX_SAMPLES: u64 = 200_000;
 /// The formula preset's sample cap (see [`TrainConfig::formula`]): about 100 minutes of
 /// training on 2 cores (about 17 samples/s).
 pub const FORMULA_MAX_SAMPLES: u64 = 104_000;
-/// The formula preset's bar decay per sample: 0.1 per validation. Exact matches of whole
-/// formulas come slowly (1% of validation samples after 14,000 training samples in a run with
-/// the spoken digits' 1e-5), and at 1e-5 the bar would reach that level only after about
-/// 95,000 samples; at 5e-5 the 34 rungs fit in the budget.
+/// The formula preset's bar decay per sample (0.1 per validation): exact matches come slowly
+/// (under 1% at 16,000 samples with the spoken digits' 1e-5, whose bar would reach that only
+/// after about 95,000 samples); at 5e-5 the 34 rungs fit in the budget.
 pub const FORMULA_BAR_DECAY: f64 = 5e-5;
 
 /// The quick profile's stopping density: its domain's minimum density, 2.5 expected digits
@@ -139,9 +138,8 @@ pub enum Experiment {
     },
 }
 
-/// What `sparling preset --list` says of the Direct baseline; `cargo xtask reproduce` scores
-/// the experiments whose description names `sparling analyze direct` with it instead of
-/// `sparling eval`.
+/// What `sparling preset --list` says of the Direct baseline (`cargo xtask reproduce` scores
+/// an experiment whose description names `sparling analyze direct` with that, not `eval`).
 pub const DIRECT_DESCRIPTION: &str = "g alone supervised on single motifs (cross-entropy on \
      its channels' spatial maxima), scored by `sparling analyze direct` (baseline)";
 
