@@ -340,8 +340,8 @@ impl Bottleneck {
             // No threshold: the map g wrote (the Direct baseline's motif channels).
             Bottleneck::Identity => Ok(z.clone()),
             _ => Err(Error::Run(
-                "only a Sparse bottleneck has thresholds to subtract (and the identity, \
-                 nothing to subtract)"
+                "the L1, KL and noise bottlenecks have no `z - t` map (only Sparse and the \
+                 identity do)"
                     .into(),
             )),
         }

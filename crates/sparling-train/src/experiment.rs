@@ -42,7 +42,7 @@ pub fn quick_domain() -> DigitCircleConfig {
 pub fn operating_density(profile: Profile) -> f64 {
     match profile {
         Profile::Quick => {
-            let rung = crate::eval::operating_rung(QUICK_DONE_AT, 0.5, 0.75);
+            let rung = crate::operating_point::operating_rung(QUICK_DONE_AT, 0.5, 0.75);
             0.5 * 0.75f64.powi(rung as i32)
         }
         Profile::Default | Profile::Full => PAPER_OPERATING_DENSITY,
@@ -481,7 +481,8 @@ impl TrainConfig {
     /// threshold estimated per batch (the accumulated estimator has per-channel thresholds).
     pub fn experiment_on(sparling: TrainConfig, experiment: &Experiment) -> Result<TrainConfig> {
         let domain = sparling.build_domain()?;
-        let operating = crate::eval::OperatingPoint::of(&sparling, domain.as_ref()).density;
+        let operating =
+            crate::operating_point::OperatingPoint::of(&sparling, domain.as_ref()).density;
         Self::vary(sparling, operating, experiment)
     }
 
@@ -605,7 +606,7 @@ mod tests {
     fn the_quick_profile_anneals_to_its_own_domains_minimum_density() {
         let cfg = TrainConfig::preset(Profile::Quick);
         let domain = cfg.build_domain().unwrap();
-        let point = crate::eval::OperatingPoint::of(&cfg, domain.as_ref());
+        let point = crate::operating_point::OperatingPoint::of(&cfg, domain.as_ref());
         assert_eq!(point.min_density, QUICK_DONE_AT);
         assert!(point.density >= QUICK_DONE_AT && point.density * 0.75 < QUICK_DONE_AT);
         // The experiments without annealing hold that domain's operating rung.
@@ -631,7 +632,7 @@ mod tests {
         cfg.validate().unwrap();
         let domain = cfg.build_domain().unwrap();
         assert_eq!(domain.input_shape(), vec![64, 642]);
-        let point = crate::eval::OperatingPoint::of(&cfg, domain.as_ref());
+        let point = crate::operating_point::OperatingPoint::of(&cfg, domain.as_ref());
         assert_eq!(point.min_density, SPOKEN_DIGITS_DONE_AT);
         assert_eq!(point.rung, 21);
         assert!(
@@ -666,7 +667,7 @@ mod tests {
         let cfg = TrainConfig::formula().unwrap();
         let domain = cfg.build_domain().unwrap();
         assert_eq!(domain.input_shape(), vec![1, 60, 180]);
-        let point = crate::eval::OperatingPoint::of(&cfg, domain.as_ref());
+        let point = crate::operating_point::OperatingPoint::of(&cfg, domain.as_ref());
         let ScheduleConfig::Annealing {
             done_at_density, ..
         } = cfg.schedule
@@ -725,7 +726,7 @@ mod tests {
             ScheduleConfig::FirstClear {
                 density: {
                     let d = formula.build_domain().unwrap();
-                    crate::eval::OperatingPoint::of(&formula, d.as_ref()).density
+                    crate::operating_point::OperatingPoint::of(&formula, d.as_ref()).density
                 },
                 bar_decay_per_sample: FORMULA_BAR_DECAY,
             }

@@ -252,26 +252,26 @@ pub fn write_report(root: &Path, meta: &serde_json::Value) -> Result<PathBuf> {
     Ok(report_md)
 }
 
-/// The domain a run trained on, read as `sparling train` reads the config (so older,
-/// untagged configs are on the paper's DigitCircle, as is a run without a readable
-/// `config.json`).
-fn run_domain(run: &RunSummary) -> DomainSpec {
+/// A run's `config.json` read as `sparling train` reads it (None when absent or unreadable).
+fn run_config(run: &RunSummary) -> Option<TrainConfig> {
     run.config
         .as_ref()
         .and_then(|c| TrainConfig::from_json(&c.to_string()).ok())
-        .map_or_else(
-            || DomainSpec::DigitCircle(DigitCircleConfig::default()),
-            |c| c.domain,
-        )
+}
+
+/// The domain a run trained on (older, untagged configs are on the paper's DigitCircle, as is
+/// a run without a readable `config.json`).
+fn run_domain(run: &RunSummary) -> DomainSpec {
+    run_config(run).map_or_else(
+        || DomainSpec::DigitCircle(DigitCircleConfig::default()),
+        |c| c.domain,
+    )
 }
 
 /// Whether a run trained the sequence task (every run but the Direct baseline; a run without a
 /// readable config counts as one).
 fn trains_sequence(run: &RunSummary) -> bool {
-    run.config
-        .as_ref()
-        .and_then(|c| TrainConfig::from_json(&c.to_string()).ok())
-        .is_none_or(|c| c.objective.is_sequence())
+    run_config(run).is_none_or(|c| c.objective.is_sequence())
 }
 
 /// The paper's setup all of `runs` are on, or [`PaperDomain::Other`].
